@@ -1,0 +1,76 @@
+"""All configuration, read from the environment in one place.
+
+Every value has a default that runs on one machine (`make dev`); a county or a
+province overrides them with environment variables (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XIANJIE_", extra="ignore")
+
+    # Where the embedded servers keep their data (PostgreSQL, Temporal's SQLite, uploads).
+    var_dir: Path = REPO_ROOT / "var"
+
+    # PostgreSQL. DATABASE_URL wins; otherwise the embedded server on pg_port.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 55432
+    pg_database: str = "xianjie"
+    pg_pool_min: int = 1
+    pg_pool_max: int = 10
+
+    # Temporal.
+    temporal_address: str = Field(default="127.0.0.1:7233", validation_alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = "xianjie"
+    temporal_ui_port: int = 8233
+
+    # Kafka protocol broker. tansu joins a group only after the rebalance timeout,
+    # which kafka-python takes from max_poll_interval_ms: keep it short here.
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 1000
+    kafka_max_poll_interval_ms: int = 3000
+    kafka_request_timeout_ms: int = 15000
+    kafka_max_poll_records: int = 500
+    kafka_linger_ms: int = 5
+    relay_batch_size: int = 500
+    relay_idle_sleep_s: float = 0.2
+
+    # HTTP ports of the three APIs and the metrics/health ports of the background processes.
+    tasks_port: int = 8001
+    alerts_port: int = 8002
+    assessment_port: int = 8003
+    worker_metrics_port: int = 9101
+    relay_metrics_port: int = 9102
+    alerts_consumer_metrics_port: int = 9103
+    assessment_consumer_metrics_port: int = 9104
+    bind_host: str = "127.0.0.1"
+
+    # Authentication.
+    jwt_secret: str = "xianjie-dev-secret-change-me-in-production-0123456789"
+    token_ttl_s: int = 8 * 3600
+    demo_password: str = "xianjie-demo"
+
+    @property
+    def dsn(self) -> str:
+        """Connection string of the database the processes use."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql://postgres@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache after changing the environment."""
+    return Settings()
