@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     relay_metrics_port: int = 9102
     alerts_consumer_metrics_port: int = 9103
     assessment_consumer_metrics_port: int = 9104
+    temporal_sdk_metrics_port: int = 9111  # the Temporal SDK's own Prometheus exporter (worker)
     bind_host: str = "127.0.0.1"
 
     # Authentication.

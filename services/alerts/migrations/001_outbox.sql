@@ -1,0 +1,23 @@
+-- Events of the alerts service wait here, written in the same transaction as the
+-- state change, until the relay has published them to the broker.
+CREATE TABLE alerts.outbox (
+    id           bigserial PRIMARY KEY,
+    event_id     uuid NOT NULL UNIQUE,
+    topic        text NOT NULL,
+    key          text NOT NULL,
+    envelope     jsonb NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz,
+    kafka_partition integer,
+    kafka_offset bigint
+);
+CREATE INDEX alerts_outbox_unpublished_idx ON alerts.outbox (id) WHERE published_at IS NULL;
+CREATE INDEX alerts_outbox_published_idx ON alerts.outbox (topic, published_at) WHERE published_at IS NOT NULL;
+
+-- Events this service's consumers have applied, for idempotency on event_id.
+CREATE TABLE alerts.processed_events (
+    event_id     uuid NOT NULL,
+    consumer     text NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);

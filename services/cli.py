@@ -1,0 +1,120 @@
+"""`xianjie`: the command line for chores — start the dev stack, migrate, manage
+users, run one process, parse a policy document."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="县级巩固拓展脱贫攻坚成果 任务·预警·考核 系统的命令行工具", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 (database)", no_args_is_help=True)
+users_app = typer.Typer(help="用户管理 (users)", no_args_is_help=True)
+policy_app = typer.Typer(help="政策文件 (policy documents)", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(policy_app, name="policy")
+
+
+@app.command()
+def dev() -> None:
+    """Start PostgreSQL, Temporal, the broker and every service in the foreground (Ctrl-C stops all)."""
+    from services.common.devstack import dev_command
+
+    raise typer.Exit(dev_command())
+
+
+@app.command()
+def serve(name: str = typer.Argument(..., help="tasks-api | alerts-api | assessment-api | worker | relay | alerts-consumer | assessment-consumer")) -> None:
+    """Run one long-running process (what `make dev` starts for each line of its Procfile)."""
+    from services.serve import PROCESSES, serve as run
+
+    if name not in PROCESSES:
+        typer.echo(f"未知进程 {name};可选: {', '.join(PROCESSES)}", err=True)
+        raise typer.Exit(2)
+    run(name)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply the migrations not yet applied (applying twice changes nothing)."""
+    from services.common.db import migrate
+
+    applied = migrate()
+    typer.echo("已是最新 (nothing to apply)" if not applied else "已应用 (applied): " + ", ".join(applied))
+
+
+@users_app.command("create")
+def users_create(
+    username: str = typer.Option(..., help="用户名"),
+    unit: str = typer.Option(..., help="单位 id 或全称/简称"),
+    role: list[str] = typer.Option(..., "--role", help="角色,可重复: office_admin unit_staff unit_head leader data_entry ops"),
+    full_name: Optional[str] = typer.Option(None, help="姓名 (默认同用户名)"),
+    password: Optional[str] = typer.Option(None, help="密码 (不给则交互输入)"),
+) -> None:
+    """Create a user (for administrators); written to the audit log."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from services.common.auth import ROLES
+    from services.common.config import get_settings
+    from services.tasks.identity import IdentityError, create_user
+
+    bad = [r for r in role if r not in ROLES]
+    if bad:
+        typer.echo(f"未知角色 {', '.join(bad)};可选: {', '.join(ROLES)}", err=True)
+        raise typer.Exit(2)
+    if password is None:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        typer.echo("密码至少 8 位 (password too short)", err=True)
+        raise typer.Exit(2)
+    with psycopg.connect(get_settings().dsn, row_factory=dict_row) as conn:
+        found = conn.execute(
+            "SELECT id FROM common.units WHERE id::text = %s OR name = %s OR %s = ANY(aliases) ORDER BY id",
+            (unit, unit, unit),
+        ).fetchall()
+        if len(found) != 1:
+            typer.echo(f"单位 {unit!r} {'不存在' if not found else '不唯一,请用单位 id'}", err=True)
+            raise typer.Exit(2)
+        try:
+            user = create_user(
+                conn, actor=None, username=username, full_name=full_name or username,
+                unit_id=found[0]["id"], roles=role, password=password, request_id="cli",
+            )
+        except IdentityError as e:
+            typer.echo(str(e), err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"已创建用户 {user['username']} (id {user['id']}),单位 {user['unit_name']}")
+
+
+@policy_app.command("parse")
+def policy_parse(
+    file: Path = typer.Argument(..., help="政策文件: .txt (UTF-8/GBK) .docx .html"),
+    format: str = typer.Option("table", "--format", help="json | table"),
+    region: Optional[str] = typer.Option(None, help="区划代码: 按该辖区的单位名录解析单位"),
+) -> None:
+    """Parse a policy document into measures with units, targets and deadlines."""
+    import orjson
+
+    from services.tasks.policy_parser import ParseError, document_to_dict, format_table, parse_path
+
+    if format not in ("json", "table"):
+        typer.echo("--format 只能是 json 或 table", err=True)
+        raise typer.Exit(2)
+    try:
+        doc = parse_path(file)
+    except (ParseError, OSError) as e:
+        typer.echo(f"无法解析 {file}: {e}", err=True)
+        raise typer.Exit(1) from None
+    data = document_to_dict(doc)
+    if region:
+        from services.tasks.resolution import resolve_document
+
+        data = resolve_document(data, region)
+    if format == "json":
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        typer.echo(format_table(doc))

@@ -1,0 +1,158 @@
+"""Who is calling, and what they may do: passwords, tokens and the one place where
+authority is checked (the `require` dependency every route uses).
+
+Tokens are signed JWTs accepted by all three APIs. The user row is read on every
+request, so a disabled user is refused at once even with a token still valid.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.config import get_settings
+from services.common.units import jurisdiction_prefix
+
+ROLES = ("office_admin", "unit_staff", "unit_head", "leader", "data_entry", "ops")
+ROLE_LABELS = {
+    "office_admin": "领导小组办公室管理员",
+    "unit_staff": "单位经办人",
+    "unit_head": "单位负责人",
+    "leader": "县领导/分管领导",
+    "data_entry": "数据录入员",
+    "ops": "运维人员",
+}
+_hasher = PasswordHasher()
+_bearer = HTTPBearer(auto_error=False)
+# A well-formed hash to verify against when the user does not exist, so a wrong
+# username takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request: a user of a unit with roles, bounded to a jurisdiction."""
+
+    user_id: int
+    username: str
+    unit_id: int
+    unit_name: str
+    region_code: str
+    region_level: str
+    roles: tuple[str, ...]
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    def covers_region(self, region_code: str) -> bool:
+        """True when `region_code` lies inside this caller's jurisdiction."""
+        return region_code.startswith(jurisdiction_prefix(self.region_code, self.region_level))
+
+
+def issue_token(user_id: int, username: str, now: float | None = None, ttl_s: int | None = None) -> tuple[str, int]:
+    s = get_settings()
+    now = time.time() if now is None else now
+    ttl = s.token_ttl_s if ttl_s is None else ttl_s
+    token = jwt.encode(
+        {"sub": str(user_id), "username": username, "iat": int(now), "exp": int(now) + ttl}, s.jwt_secret, "HS256"
+    )
+    return token, ttl
+
+
+def authenticate(conn: psycopg.Connection, username: str, password: str) -> dict | None:
+    """The user row when the password is right and the user is enabled."""
+    row = conn.execute(
+        "SELECT id, username, password_hash, disabled FROM common.users WHERE username = %s", (username,)
+    ).fetchone()
+    if row is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(row["password_hash"], password) or row["disabled"]:
+        return None
+    return row
+
+
+def load_principal(conn: psycopg.Connection, user_id: int) -> Principal | None:
+    row = conn.execute(
+        """SELECT u.id, u.username, u.roles, u.disabled, n.id AS unit_id, n.name AS unit_name,
+                  r.code AS region_code, r.level AS region_level
+           FROM common.users u JOIN common.units n ON n.id = u.unit_id
+           JOIN common.regions r ON r.code = n.region_code WHERE u.id = %s""",
+        (user_id,),
+    ).fetchone()
+    if row is None or row["disabled"]:
+        return None
+    return Principal(
+        user_id=row["id"],
+        username=row["username"],
+        unit_id=row["unit_id"],
+        unit_name=row["unit_name"],
+        region_code=row["region_code"],
+        region_level=row["region_level"],
+        roles=tuple(row["roles"]),
+    )
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if credentials is None:
+        raise _unauthorized("未登录或缺少令牌 (missing bearer token)")
+    try:
+        claims = jwt.decode(
+            credentials.credentials, get_settings().jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("令牌已过期,请重新登录 (token expired)") from None
+    except jwt.InvalidTokenError:
+        raise _unauthorized("令牌无效 (invalid token)") from None
+    pool = request.app.state.pool
+    with pool.connection() as conn:
+        principal = load_principal(conn, int(claims["sub"]))
+    if principal is None:
+        raise _unauthorized("用户不存在或已停用 (user unknown or disabled)")
+    request.state.principal = principal
+    return principal
+
+
+def require(*roles: str):
+    """A dependency that admits a caller holding any of `roles` (any role when none given)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if roles and not principal.has_role(*roles):
+            wanted = "、".join(ROLE_LABELS[r] for r in roles)
+            raise HTTPException(status_code=403, detail=f"无权操作:需要角色 {wanted} (forbidden)")
+        return principal
+
+    return dependency
+
+
+def require_region(principal: Principal, region_code: str) -> None:
+    """Refuse data outside the caller's jurisdiction."""
+    if not principal.covers_region(region_code):
+        raise HTTPException(status_code=403, detail="无权查看辖区以外的数据 (outside your jurisdiction)")

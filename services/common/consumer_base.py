@@ -1,0 +1,233 @@
+"""The consumer base every service's Kafka consumer is built on.
+
+One poll gives a batch. Each message is decoded and checked against the envelope
+contract; what is malformed, of an unknown type or of an unsupported schema
+version goes to the topic's dead-letter twin with the reason, and never stops
+the consumer. The rest is applied in one database transaction together with the
+record of their event_ids (so a repeated event is skipped), then the dead letters
+are flushed, then the offsets are committed: a crash anywhere replays the batch,
+and the replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import orjson
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer
+from psycopg.rows import tuple_row
+from pydantic import ValidationError
+
+from services.common.config import get_settings
+from services.common.events import Envelope, dlq_topic
+from services.common.kafka import make_consumer, make_producer
+from services.common.metrics import (
+    CONSUMER_BATCH_SECONDS,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATE,
+    EVENTS_PROCESSED,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_BYTES = 1024 * 1024
+
+# Applies new events inside the caller's transaction; raising rolls the batch back.
+Handler = Callable[[psycopg.Connection, list[Envelope]], None]
+
+
+@dataclass
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    applied: list[Envelope] = field(default_factory=list)
+    duplicates: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass
+class EventConsumer:
+    """Applies the events of some topics to one service's schema, exactly once."""
+
+    name: str  # also the processed_events.consumer value and the metrics label
+    schema: str
+    handlers: dict[str, Handler]  # event type -> handler
+    supported_versions: tuple[int, ...] = (1,)
+
+    def decode(self, record) -> Envelope | DeadLetter:
+        """The envelope of one Kafka record, or the reason it is a dead letter."""
+
+        def dead(reason: str) -> DeadLetter:
+            return DeadLetter(record.topic, record.partition, record.offset, record.key, record.value or b"", reason)
+
+        if record.value is None:
+            return dead("empty message")
+        if len(record.value) > MAX_EVENT_BYTES:
+            return dead(f"message of {len(record.value)} bytes exceeds {MAX_EVENT_BYTES}")
+        try:
+            raw = orjson.loads(record.value)
+        except orjson.JSONDecodeError as e:
+            return dead(f"not JSON: {e}")
+        if not isinstance(raw, dict):
+            return dead("not a JSON object")
+        try:
+            env = Envelope.model_validate(raw)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "envelope"
+            return dead(f"envelope invalid: {where}: {first['msg']}")
+        if env.type not in self.handlers:
+            return dead(f"unknown event type {env.type!r}")
+        if env.schema_version not in self.supported_versions:
+            return dead(f"unsupported schema_version {env.schema_version} for {env.type}")
+        return env
+
+    def apply(self, conn: psycopg.Connection, records: Iterable) -> BatchResult:
+        """Apply a batch in one transaction; the caller commits offsets after it returns."""
+        result = BatchResult()
+        envelopes: list[Envelope] = []
+        origin: dict = {}
+        for record in records:
+            decoded = self.decode(record)
+            if isinstance(decoded, DeadLetter):
+                result.dead_letters.append(decoded)
+            else:
+                envelopes.append(decoded)
+                origin[decoded.event_id] = record
+        try:
+            with conn.transaction():
+                result.applied = self._apply_new(conn, envelopes, result)
+        except psycopg.OperationalError:
+            raise  # the database is away: nothing was applied, the batch is polled again
+        except Exception:
+            log.exception("%s: batch failed, applying its events one by one", self.name)
+            result.applied, result.duplicates = [], 0
+            for env in envelopes:
+                try:
+                    with conn.transaction():
+                        result.applied += self._apply_new(conn, [env], result)
+                except psycopg.OperationalError:
+                    raise
+                except Exception as e:
+                    r = origin[env.event_id]
+                    result.dead_letters.append(
+                        DeadLetter(r.topic, r.partition, r.offset, r.key, r.value, f"handler failed: {e!r}"[:500])
+                    )
+        return result
+
+    def _apply_new(self, conn: psycopg.Connection, envelopes: list[Envelope], result: BatchResult) -> list[Envelope]:
+        if not envelopes:
+            return []
+        unique = list({e.event_id: e for e in envelopes}.values())
+        fresh_ids = {
+            r[0]
+            for r in conn.cursor(row_factory=tuple_row).execute(
+                f"""INSERT INTO {self.schema}.processed_events (event_id, consumer)
+                    SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""",
+                ([e.event_id for e in unique], self.name),
+            )
+        }
+        fresh = [e for e in unique if e.event_id in fresh_ids]
+        result.duplicates += len(envelopes) - len(fresh)
+        by_type: dict[str, list[Envelope]] = {}
+        for e in fresh:
+            by_type.setdefault(e.type, []).append(e)
+        for type_, events in by_type.items():
+            self.handlers[type_](conn, events)
+        return fresh
+
+
+def send_dead_letters(producer: KafkaProducer, consumer_name: str, letters: list[DeadLetter]) -> None:
+    """Publish dead letters with their reason in the headers and a JSON wrapper."""
+    for d in letters:
+        topic = dlq_topic(d.topic)
+        body = orjson.dumps(
+            {
+                "reason": d.reason,
+                "consumer": consumer_name,
+                "topic": d.topic,
+                "partition": d.partition,
+                "offset": d.offset,
+                "value": d.value.decode("utf-8", errors="replace"),
+            }
+        )
+        producer.send(topic, key=d.key, value=body, headers=[("reason", d.reason.encode()[:1000])])
+        EVENTS_DEAD_LETTERED.labels(consumer_name, d.reason.split(":")[0][:40]).inc()
+    producer.flush()
+
+
+def poll_and_apply(
+    consumer: KafkaConsumer,
+    producer: KafkaProducer,
+    conn: psycopg.Connection,
+    ec: EventConsumer,
+    timeout_ms: int = 1000,
+) -> BatchResult | None:
+    """One poll → apply → dead letters → commit offsets. None when nothing arrived."""
+    batches = consumer.poll(timeout_ms=timeout_ms)
+    records = [r for recs in batches.values() for r in recs]
+    if not records:
+        return None
+    started = time.perf_counter()
+    result = ec.apply(conn, records)
+    send_dead_letters(producer, ec.name, result.dead_letters)
+    consumer.commit()
+    CONSUMER_BATCH_SECONDS.labels(ec.name).observe(time.perf_counter() - started)
+    for e in result.applied:
+        EVENTS_PROCESSED.labels(ec.name, e.type).inc()
+    if result.duplicates:
+        EVENTS_DUPLICATE.labels(ec.name).inc(result.duplicates)
+    return result
+
+
+def rewind(consumer: KafkaConsumer) -> None:
+    """Go back to the last committed offsets, so an uncommitted batch is read again."""
+    for tp in consumer.assignment():
+        committed = consumer.committed(tp)
+        if committed is None:
+            consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+
+
+def run_consumer(
+    ec: EventConsumer, topics: list[str], group_id: str, should_stop: Callable[[], bool], on_cycle: Callable[[], None]
+) -> None:
+    """Consume `topics` until told to stop; the database connection is re-opened after a failure.
+
+    When the database is down the batch is not committed, so its offsets are not
+    either: the consumer seeks back and the batch is polled again.
+    """
+
+    consumer = make_consumer(group_id, *topics)
+    producer = make_producer()
+    conn = None
+    try:
+        while not should_stop():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(get_settings().dsn, autocommit=True)
+                poll_and_apply(consumer, producer, conn, ec)
+            except psycopg.OperationalError:
+                log.exception("%s: database unavailable, retrying", ec.name)
+                conn = None
+                rewind(consumer)
+                time.sleep(1)
+            on_cycle()
+    finally:
+        consumer.close()
+        producer.close()
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,102 @@
+"""The event contract: the envelope every event travels in, and the outbox writer.
+
+Producers never talk to the broker inside a request: they insert the event into
+their schema's outbox in the same transaction as the state change, and the relay
+(`services.common.relay`) publishes it. PostgreSQL stays the source of truth, so
+any event can be published again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field
+
+# Topics and their partition counts; every topic has a dead-letter twin.
+TOPICS: dict[str, int] = {
+    "household.events": 6,
+    "tasks.events": 3,
+    "alerts.events": 3,
+}
+DLQ_SUFFIX = ".dlq"
+SCHEMA_VERSION = 1
+OUTBOX_SCHEMAS = ("tasks", "alerts", "assessment")
+
+
+def dlq_topic(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def all_topics() -> dict[str, int]:
+    """Every topic the system uses with its partition count, dead-letter topics included."""
+    out = dict(TOPICS)
+    out.update({dlq_topic(t): 1 for t in TOPICS})
+    return out
+
+
+class Regions(BaseModel):
+    """Where the event happened; consumers route and authorise by these codes."""
+
+    model_config = ConfigDict(extra="forbid")
+    county: str | None = None
+    township: str | None = None
+    village: str | None = None
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID
+    type: str = Field(min_length=1, max_length=100)
+    schema_version: int = Field(ge=1)
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str = Field(min_length=1, max_length=50)
+    regions: Regions = Regions()
+    entity_id: str = Field(min_length=1, max_length=200)  # the key entity: household, task or case id
+    key: str = Field(min_length=1, max_length=200)  # partition key
+    payload: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def new_envelope(
+    type: str,
+    *,
+    source: str,
+    entity_id: str,
+    payload: dict[str, Any],
+    key: str | None = None,
+    regions: Regions | dict | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    now = datetime.now(timezone.utc)
+    return Envelope(
+        event_id=uuid.uuid4(),
+        type=type,
+        schema_version=SCHEMA_VERSION,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        source=source,
+        regions=Regions.model_validate(regions or {}),
+        entity_id=entity_id,
+        key=key or entity_id,
+        payload=payload,
+    )
+
+
+def write_outbox(conn: psycopg.Connection, schema: str, topic: str, envelope: Envelope) -> None:
+    """Queue an event in the caller's transaction; it is published only if that commits."""
+    if schema not in OUTBOX_SCHEMAS:
+        raise ValueError(f"no outbox in schema {schema!r}")
+    if topic not in TOPICS:
+        raise ValueError(f"unknown topic {topic!r}")
+    conn.execute(
+        f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES (%s, %s, %s, %s)",
+        (envelope.event_id, topic, envelope.key, psycopg.types.json.Jsonb(envelope.model_dump(mode="json"))),
+    )

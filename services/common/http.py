@@ -1,0 +1,155 @@
+"""What every API process shares: the app factory with its database pool, request
+ids, Prometheus request metrics, health and readiness, and JSON errors.
+
+`/readyz` checks the parts a service needs (PostgreSQL, the broker, Temporal) and
+answers 503 naming whichever is down, so an orchestrator stops sending traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+
+from services.common.auth import Principal, ROLE_LABELS, current_principal
+from services.common.config import get_settings
+from services.common.db import create_pool
+from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = logging.getLogger(__name__)
+
+UNTRACKED_PATHS = ("/metrics", "/healthz", "/readyz")
+
+
+def _tcp_reachable(address: str, timeout: float = 1.0) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def check_database(app: FastAPI) -> str | None:
+    """None when PostgreSQL answers, else the reason."""
+    try:
+        with app.state.pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return None
+    except Exception as e:  # noqa: BLE001 (any failure means "not ready")
+        return f"database: {type(e).__name__}"
+
+
+def check_broker(app: FastAPI) -> str | None:
+    servers = get_settings().kafka_bootstrap.split(",")
+    return None if any(_tcp_reachable(s) for s in servers) else "broker: unreachable"
+
+
+def check_temporal(app: FastAPI) -> str | None:
+    return None if _tcp_reachable(get_settings().temporal_address) else "temporal: unreachable"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        out.append({"field": ".".join(loc) or "body", "reason": err.get("msg", "invalid")})
+    return out
+
+
+def create_app(
+    *,
+    service: str,
+    title: str,
+    routers: list[APIRouter],
+    readiness: tuple[Callable[[FastAPI], str | None], ...] = (check_database, check_broker, check_temporal),
+) -> FastAPI:
+    """An API process for `service` with the shared plumbing wired in."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = create_pool()
+        app.state.pool.open(wait=False)
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.service = service
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        request.state.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+        finally:
+            if request.url.path not in UNTRACKED_PATHS:
+                route = request.scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                HTTP_REQUESTS.labels(service, request.method, template, str(status)).inc()
+                HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError):
+        return JSONResponse(
+            status_code=422, content={"detail": "请求参数有误 (invalid request)", "errors": _validation_errors(exc)}
+        )
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException):
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            status_code=500,
+            content={"detail": "服务器内部错误 (internal error)", "request_id": request.state.request_id},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz():
+        problems = [p for p in await asyncio.gather(*(asyncio.to_thread(c, app) for c in readiness)) if p]
+        if problems:
+            return JSONResponse(status_code=503, content={"status": "unavailable", "service": service, "down": problems})
+        return {"status": "ready", "service": service}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/me", tags=["身份"], summary="当前用户")
+    def me(principal: Principal = Depends(current_principal)):
+        return {
+            "user_id": principal.user_id,
+            "username": principal.username,
+            "unit_id": principal.unit_id,
+            "unit_name": principal.unit_name,
+            "region_code": principal.region_code,
+            "roles": list(principal.roles),
+            "role_labels": [ROLE_LABELS[r] for r in principal.roles],
+        }
+
+    for router in routers:
+        app.include_router(router)
+    return app

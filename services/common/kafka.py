@@ -1,0 +1,68 @@
+"""kafka-python clients configured from settings, and topic creation.
+
+Consumer timeouts are short by default because tansu completes a group join only
+after the rebalance timeout (kafka-python's max_poll_interval_ms); a real Kafka
+cluster can be given longer ones through the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from services.common.config import get_settings
+from services.common.events import all_topics
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(**overrides) -> KafkaProducer:
+    s = get_settings()
+    options = dict(
+        bootstrap_servers=s.kafka_bootstrap,
+        acks="all",
+        linger_ms=s.kafka_linger_ms,
+        batch_size=256 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=s.kafka_request_timeout_ms,
+        retries=5,
+    )
+    options.update(overrides)
+    return KafkaProducer(**options)
+
+
+def make_consumer(group_id: str | None, *topics: str, **overrides) -> KafkaConsumer:
+    s = get_settings()
+    options = dict(
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=s.kafka_session_timeout_ms,
+        heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+        max_poll_interval_ms=s.kafka_max_poll_interval_ms,
+        request_timeout_ms=s.kafka_request_timeout_ms,
+        max_poll_records=s.kafka_max_poll_records,
+    )
+    options.update(overrides)
+    return KafkaConsumer(*topics, **options)
+
+
+def ensure_topics(topics: dict[str, int] | None = None) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    wanted = topics or all_topics()
+    admin = KafkaAdminClient(bootstrap_servers=get_settings().kafka_bootstrap, request_timeout_ms=10000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(name, n, 1) for name, n in wanted.items() if name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+        return [t.name for t in missing]
+    finally:
+        admin.close()

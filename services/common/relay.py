@@ -1,0 +1,133 @@
+"""The outbox relay: publishes each service's outbox rows to the broker in batches.
+
+Rows are marked published (with partition and offset) only after the broker
+acknowledged them. tansu keeps topics in memory: when it restarts, everything
+published but not yet consumed is gone. The relay notices that a partition's end
+offset has fallen below the highest offset it published there, and queues the
+recently published rows of that topic again; consumers skip what they had
+already applied, because they are idempotent on event_id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import orjson
+import psycopg
+from kafka import KafkaProducer
+from psycopg.rows import tuple_row
+from kafka.structs import TopicPartition
+
+from services.common.events import OUTBOX_SCHEMAS
+from services.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_LAG, OUTBOX_PUBLISHED, OUTBOX_REPLAYED
+
+log = logging.getLogger(__name__)
+
+# How far back the relay re-publishes when the broker has lost its data.
+REPLAY_WINDOW = "7 days"
+
+EndOffsets = Callable[[list[TopicPartition]], dict[TopicPartition, int]]
+
+
+def publish_batch(conn: psycopg.Connection, producer: KafkaProducer, schema: str, limit: int) -> int:
+    """Publish up to `limit` unpublished rows of one schema's outbox; returns how many.
+
+    `conn` is in autocommit mode, so each batch is its own transaction.
+    """
+    with conn.transaction():
+        rows = conn.cursor(row_factory=tuple_row).execute(
+            f"""SELECT id, topic, key, envelope, created_at FROM {schema}.outbox
+                WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+            (limit,),
+        ).fetchall()
+        if not rows:
+            return 0
+        futures = [
+            producer.send(r[1], key=r[2].encode(), value=orjson.dumps(r[3])) for r in rows
+        ]
+        producer.flush()
+        metas = [f.get(timeout=30) for f in futures]
+        conn.execute(
+            f"""UPDATE {schema}.outbox AS o
+                SET published_at = now(), kafka_partition = v.p, kafka_offset = v.o
+                FROM unnest(%s::bigint[], %s::int[], %s::bigint[]) AS v(id, p, o)
+                WHERE o.id = v.id""",
+            ([r[0] for r in rows], [m.partition for m in metas], [m.offset for m in metas]),
+        )
+        conn.execute(
+            """INSERT INTO common.relay_watermarks (topic, kafka_partition, max_offset)
+               SELECT t, p, max(o) FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS v(t, p, o)
+               GROUP BY t, p
+               ON CONFLICT (topic, kafka_partition)
+               DO UPDATE SET max_offset = GREATEST(common.relay_watermarks.max_offset, EXCLUDED.max_offset)""",
+            ([r[1] for r in rows], [m.partition for m in metas], [m.offset for m in metas]),
+        )
+    now = datetime.now(timezone.utc)
+    for r in rows:
+        OUTBOX_PUBLISHED.labels(schema, r[1]).inc()
+        OUTBOX_PUBLISH_LAG.labels(schema).observe(max(0.0, (now - r[4]).total_seconds()))
+    return len(rows)
+
+
+def requeue_lost(conn: psycopg.Connection, end_offsets: EndOffsets) -> list[str]:
+    """Queue again the recent events of every topic whose broker lost data; returns those topics."""
+    marks = (
+        conn.cursor(row_factory=tuple_row)
+        .execute("SELECT topic, kafka_partition, max_offset FROM common.relay_watermarks")
+        .fetchall()
+    )
+    if not marks:
+        return []
+    ends = end_offsets([TopicPartition(t, p) for t, p, _ in marks])
+    lost = sorted({t for t, p, high in marks if ends.get(TopicPartition(t, p), 0) <= high})
+    for topic in lost:
+        with conn.transaction():
+            replayed = 0
+            for schema in OUTBOX_SCHEMAS:
+                cur = conn.execute(
+                    f"""UPDATE {schema}.outbox SET published_at = NULL, kafka_partition = NULL, kafka_offset = NULL
+                        WHERE topic = %s AND published_at > now() - interval '{REPLAY_WINDOW}'""",
+                    (topic,),
+                )
+                replayed += cur.rowcount
+            conn.execute("DELETE FROM common.relay_watermarks WHERE topic = %s", (topic,))
+        OUTBOX_REPLAYED.labels(topic).inc(replayed)
+        log.warning("broker lost the data of %s: %d recent events queued again", topic, replayed)
+    return lost
+
+
+def update_backlog_gauges(conn: psycopg.Connection) -> dict[str, int]:
+    backlog = {}
+    for schema in OUTBOX_SCHEMAS:
+        cur = conn.cursor(row_factory=tuple_row)
+        n = cur.execute(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL").fetchone()[0]
+        OUTBOX_BACKLOG.labels(schema).set(n)
+        backlog[schema] = n
+    return backlog
+
+
+def run(
+    conn: psycopg.Connection,
+    producer: KafkaProducer,
+    end_offsets: EndOffsets,
+    *,
+    batch_size: int,
+    idle_sleep_s: float,
+    should_stop: Callable[[], bool],
+    on_cycle: Callable[[], None] = lambda: None,
+    check_every_s: float = 5.0,
+) -> None:
+    """Publish until told to stop, checking now and then whether the broker lost data."""
+    last_check = 0.0
+    while not should_stop():
+        if time.monotonic() - last_check >= check_every_s:
+            requeue_lost(conn, end_offsets)
+            update_backlog_gauges(conn)
+            last_check = time.monotonic()
+        published = sum(publish_batch(conn, producer, schema, batch_size) for schema in OUTBOX_SCHEMAS)
+        on_cycle()
+        if not published:
+            time.sleep(idle_sleep_s)

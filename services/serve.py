@@ -1,0 +1,140 @@
+"""Entry points of the long-running processes (`xianjie serve NAME`).
+
+Each waits for what it needs (PostgreSQL with every migration applied, the
+broker, Temporal) before it starts, so `make dev` can start them all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+
+import psycopg
+
+from services.common.config import get_settings
+from services.common.metrics import Liveness, serve_metrics
+
+log = logging.getLogger(__name__)
+
+APIS = {
+    "tasks-api": ("services.tasks.api:app", "tasks_port"),
+    "alerts-api": ("services.alerts.api:app", "alerts_port"),
+    "assessment-api": ("services.assessment.api:app", "assessment_port"),
+}
+PROCESSES = (*APIS, "worker", "relay", "alerts-consumer", "assessment-consumer")
+
+
+def _stop_flag() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _wait(need_db: bool = True, need_broker: bool = False, need_temporal: bool = False) -> None:
+    from services.common.devstack import wait_for_stack
+
+    wait_for_stack(need_db=need_db, need_broker=need_broker, need_temporal=need_temporal)
+
+
+def serve_api(name: str) -> None:
+    import uvicorn
+
+    target, port_setting = APIS[name]
+    s = get_settings()
+    _wait()
+    uvicorn.run(
+        target, host=s.bind_host, port=getattr(s, port_setting), loop="uvloop", http="httptools",
+        log_level="info", access_log=False,
+    )
+
+
+def serve_relay() -> None:
+    from kafka.structs import TopicPartition
+
+    from services.common import relay
+    from services.common.kafka import ensure_topics, make_consumer, make_producer
+
+    s = get_settings()
+    _wait(need_broker=True)
+    ensure_topics()
+    stop, live = _stop_flag(), Liveness()
+    serve_metrics(s.bind_host, s.relay_metrics_port, live)
+    probe = make_consumer(None)
+    producer = make_producer()
+
+    def end_offsets(partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        ensure_topics()
+        known = {tp for tp in partitions if tp.partition in (probe.partitions_for_topic(tp.topic) or ())}
+        ends = probe.end_offsets(list(known)) if known else {}
+        return {tp: ends.get(tp, 0) for tp in partitions}
+
+    while not stop.is_set():
+        try:
+            with psycopg.connect(s.dsn, autocommit=True) as conn:
+                relay.run(
+                    conn, producer, end_offsets, batch_size=s.relay_batch_size, idle_sleep_s=s.relay_idle_sleep_s,
+                    should_stop=stop.is_set, on_cycle=live.beat,
+                )
+        except psycopg.OperationalError:
+            log.exception("relay: database unavailable, retrying")
+            stop.wait(1)
+    producer.close()
+    probe.close()
+
+
+def serve_consumer(name: str) -> None:
+    from services.common.consumer_base import run_consumer
+
+    if name == "alerts-consumer":
+        from services.alerts import consumer as module
+
+        port = get_settings().alerts_consumer_metrics_port
+    else:
+        from services.assessment import consumer as module
+
+        port = get_settings().assessment_consumer_metrics_port
+    _wait(need_broker=True)
+    stop, live = _stop_flag(), Liveness()
+    serve_metrics(get_settings().bind_host, port, live)
+    run_consumer(module.build_consumer(), module.TOPICS, module.GROUP_ID, stop.is_set, live.beat)
+
+
+def serve_worker() -> None:
+    from workflows.worker import run_worker
+
+    s = get_settings()
+    _wait(need_temporal=True)
+    live = Liveness()
+    serve_metrics(s.bind_host, s.worker_metrics_port, live)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        async def heartbeat() -> None:
+            while not stop.is_set():
+                live.beat()
+                await asyncio.sleep(5)
+
+        await asyncio.gather(run_worker(stop, s.temporal_sdk_metrics_port), heartbeat())
+
+    asyncio.run(main())
+
+
+def serve(name: str) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if name in APIS:
+        serve_api(name)
+    elif name == "relay":
+        serve_relay()
+    elif name in ("alerts-consumer", "assessment-consumer"):
+        serve_consumer(name)
+    elif name == "worker":
+        serve_worker()
+    else:
+        raise ValueError(f"unknown process {name!r}; one of {', '.join(PROCESSES)}")

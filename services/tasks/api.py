@@ -1,0 +1,155 @@
+"""The tasks API: the front door for people — login, the unit registry, users and
+the audit log (policies, tasks and inboxes join it in later modules)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from services.common import audit
+from services.common.auth import Principal, authenticate, issue_token, load_principal, require
+from services.common.http import create_app
+from services.common.units import jurisdiction_prefix, resolve_names
+from services.tasks import identity, repository
+from services.tasks.schemas import (
+    AuditEntry,
+    LoginRequest,
+    Region,
+    ResolvedName,
+    ResolveRequest,
+    TokenResponse,
+    Unit,
+    UnitCreate,
+    User,
+    UserCreate,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/api")
+
+
+def _prefix(p: Principal) -> str:
+    return jurisdiction_prefix(p.region_code, p.region_level)
+
+
+@router.post("/auth/login", response_model=TokenResponse, tags=["身份"], summary="登录")
+def login(body: LoginRequest, request: Request):
+    with request.app.state.pool.connection() as conn:
+        user = authenticate(conn, body.username, body.password)
+        if user is None:
+            raise HTTPException(status_code=401, detail="用户名或密码错误 (wrong username or password)")
+        audit.record(
+            conn, service="tasks", principal=load_principal(conn, user["id"]), action="auth.login",
+            entity="user", entity_id=user["id"],
+            after={"username": user["username"]}, request_id=request.state.request_id,
+        )
+    token, ttl = issue_token(user["id"], user["username"])
+    return TokenResponse(access_token=token, expires_in=ttl)
+
+
+@router.get("/regions", response_model=list[Region], tags=["单位"], summary="区划列表")
+def regions(request: Request, parent: str | None = Query(None, pattern=r"^\d{12}$"), p: Principal = Depends(require())):
+    with request.app.state.pool.connection() as conn:
+        return repository.list_regions(conn, _prefix(p), parent)
+
+
+@router.get("/units", response_model=list[Unit], tags=["单位"], summary="单位列表")
+def units(
+    request: Request,
+    region: str | None = Query(None, pattern=r"^\d{12}$"),
+    q: str | None = Query(None, max_length=50),
+    limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    p: Principal = Depends(require()),
+):
+    with request.app.state.pool.connection() as conn:
+        return repository.list_units(conn, _prefix(p), region, q, limit, offset)
+
+
+@router.post("/units", response_model=Unit, status_code=201, tags=["单位"], summary="新增单位")
+def create_unit(body: UnitCreate, request: Request, p: Principal = Depends(require("office_admin"))):
+    if not p.covers_region(body.region_code):
+        raise HTTPException(status_code=403, detail="只能在本辖区内新增单位 (outside your jurisdiction)")
+    with request.app.state.pool.connection() as conn:
+        if repository.get_region(conn, body.region_code) is None:
+            raise HTTPException(status_code=422, detail=f"区划代码 {body.region_code} 不存在 (unknown region)")
+        if repository.find_unit_by_name(conn, body.region_code, body.name):
+            raise HTTPException(status_code=409, detail=f"单位 {body.name} 已存在 (unit exists)")
+        unit = repository.insert_unit(conn, body.name, body.aliases, body.kind, body.region_code)
+        audit.record(
+            conn, service="tasks", principal=p, action="unit.create", entity="unit", entity_id=unit["id"],
+            after=dict(unit), request_id=request.state.request_id,
+        )
+        return unit
+
+
+@router.post("/units/resolve", response_model=list[ResolvedName], tags=["单位"], summary="单位名称解析")
+def resolve(body: ResolveRequest, request: Request, p: Principal = Depends(require())):
+    with request.app.state.pool.connection() as conn:
+        return [
+            ResolvedName(written=r.written, kind=r.kind, unit_ids=list(r.unit_ids))
+            for r in resolve_names(conn, body.region_code, body.names)
+        ]
+
+
+@router.get("/users", response_model=list[User], tags=["用户"], summary="用户列表")
+def users(
+    request: Request,
+    limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    p: Principal = Depends(require("office_admin")),
+):
+    with request.app.state.pool.connection() as conn:
+        return repository.list_users(conn, _prefix(p), limit, offset)
+
+
+def _identity_call(fn, **kwargs):
+    try:
+        return fn(**kwargs)
+    except identity.IdentityError as e:
+        raise HTTPException(status_code=e.status, detail=str(e)) from None
+
+
+@router.post("/users", response_model=User, status_code=201, tags=["用户"], summary="新增用户")
+def create_user(body: UserCreate, request: Request, p: Principal = Depends(require("office_admin"))):
+    with request.app.state.pool.connection() as conn:
+        return _identity_call(
+            identity.create_user, conn=conn, actor=p, username=body.username, full_name=body.full_name,
+            unit_id=body.unit_id, roles=list(body.roles), password=body.password, request_id=request.state.request_id,
+        )
+
+
+@router.patch("/users/{user_id}", response_model=User, tags=["用户"], summary="修改、停用用户")
+def update_user(user_id: int, body: UserUpdate, request: Request, p: Principal = Depends(require("office_admin"))):
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise HTTPException(status_code=422, detail="没有需要修改的字段 (nothing to change)")
+    with request.app.state.pool.connection() as conn:
+        return _identity_call(
+            identity.update_user, conn=conn, actor=p, user_id=user_id, changes=changes,
+            request_id=request.state.request_id,
+        )
+
+
+@router.get("/audit", response_model=list[AuditEntry], tags=["审计"], summary="审计日志")
+def audit_log(
+    request: Request,
+    entity: str | None = Query(None, max_length=50),
+    entity_id: str | None = Query(None, max_length=100),
+    username: str | None = Query(None, max_length=64),
+    action: str | None = Query(None, max_length=100),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    p: Principal = Depends(require("office_admin")),
+):
+    with request.app.state.pool.connection() as conn:
+        return audit.search(
+            conn, region_prefix=_prefix(p), entity=entity, entity_id=entity_id, username=username, action=action,
+            since=since, until=until, limit=limit, offset=offset,
+        )
+
+
+app = create_app(service="tasks", title="县级巩固拓展脱贫攻坚成果 · 任务服务 (tasks API)", routers=[router])
