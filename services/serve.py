@@ -52,24 +52,15 @@ def serve_api(name: str) -> None:
 
 
 def serve_relay() -> None:
-    from kafka.structs import TopicPartition
-
     from services.common import relay
-    from services.common.kafka import ensure_topics, make_consumer, make_producer
+    from services.common.kafka import end_offsets, ensure_topics, make_producer
 
     s = get_settings()
     _wait(need_broker=True)
     ensure_topics()
     stop, live = _stop_flag(), Liveness()
     serve_metrics(s.bind_host, s.relay_metrics_port, live)
-    probe = make_consumer(None)
     producer = make_producer()
-
-    def end_offsets(partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        ensure_topics()
-        known = {tp for tp in partitions if tp.partition in (probe.partitions_for_topic(tp.topic) or ())}
-        ends = probe.end_offsets(list(known)) if known else {}
-        return {tp: ends.get(tp, 0) for tp in partitions}
 
     while not stop.is_set():
         try:
@@ -82,7 +73,6 @@ def serve_relay() -> None:
             log.exception("relay: database unavailable, retrying")
             stop.wait(1)
     producer.close()
-    probe.close()
 
 
 def serve_consumer(name: str) -> None:

@@ -12,6 +12,7 @@ import logging
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import TopicPartition
 
 from services.common.config import get_settings
 from services.common.events import all_topics
@@ -66,3 +67,18 @@ def ensure_topics(topics: dict[str, int] | None = None) -> list[str]:
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def end_offsets(partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The end offset of each partition; 0 for a partition the broker does not have.
+
+    A fresh client each time, so metadata cached before a broker restart cannot lie.
+    """
+    ensure_topics()
+    probe = make_consumer(None)
+    try:
+        known = [tp for tp in partitions if tp.partition in (probe.partitions_for_topic(tp.topic) or ())]
+        ends = probe.end_offsets(known) if known else {}
+        return {tp: ends.get(tp, 0) for tp in partitions}
+    finally:
+        probe.close()

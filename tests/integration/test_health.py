@@ -1,0 +1,52 @@
+"""Health, readiness and metrics of the three APIs with the real servers, and
+readiness failing while PostgreSQL is stopped."""
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.common.config import get_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def apps(database_url, kafka_bootstrap, temporal_address, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    get_settings.cache_clear()
+    from services.alerts.api import app as alerts
+    from services.assessment.api import app as assessment
+    from services.tasks.api import app as tasks
+
+    return {"tasks": tasks, "alerts": alerts, "assessment": assessment}
+
+
+def test_every_api_is_healthy_ready_and_counts_requests(apps):
+    for name, app in apps.items():
+        with TestClient(app) as c:
+            assert c.get("/healthz").json() == {"status": "ok", "service": name}
+            r = c.get("/readyz")
+            assert r.status_code == 200, r.text
+            assert c.get("/api/me").status_code == 401
+            metrics = c.get("/metrics").text
+            assert f'xianjie_http_requests_total{{method="GET",route="/api/me",service="{name}",status="401"}}' in metrics
+            assert "xianjie_http_request_duration_seconds_bucket" in metrics
+
+
+def test_readyz_answers_503_naming_the_database_while_it_is_stopped(apps, pg_server):
+    with TestClient(apps["alerts"]) as c:
+        assert c.get("/readyz").status_code == 200
+        pg_server.stop()
+        try:
+            r = c.get("/readyz")
+            assert r.status_code == 503
+            assert any(part.startswith("database") for part in r.json()["down"]), r.json()
+        finally:
+            pg_server.start()
+        deadline = time.monotonic() + 30
+        while c.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "never ready again after PostgreSQL came back"
+            time.sleep(0.5)

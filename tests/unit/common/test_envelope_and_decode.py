@@ -1,0 +1,75 @@
+"""The event contract: envelopes, and how the consumer base sorts good events from dead letters."""
+
+import uuid
+from collections import namedtuple
+
+import orjson
+import pytest
+
+from services.common.consumer_base import MAX_EVENT_BYTES, DeadLetter, EventConsumer
+from services.common.events import Envelope, all_topics, dlq_topic, new_envelope
+
+Record = namedtuple("Record", "topic partition offset key value")
+
+
+def _consumer() -> EventConsumer:
+    return EventConsumer(name="t", schema="alerts", handlers={"household.updated": lambda conn, events: None})
+
+
+def _record(value: bytes) -> Record:
+    return Record("household.events", 0, 7, b"k", value)
+
+
+def test_every_topic_has_a_dead_letter_twin():
+    topics = all_topics()
+    assert topics["household.events"] == 6 and topics["tasks.events"] == 3 and topics["alerts.events"] == 3
+    for t in ("household.events", "tasks.events", "alerts.events"):
+        assert dlq_topic(t) in topics
+
+
+def test_new_envelope_roundtrips_through_bytes():
+    env = new_envelope("household.updated", source="alerts", entity_id="h1", payload={"income": 5000},
+                       regions={"county": "532325000000"})
+    back = Envelope.model_validate(orjson.loads(env.to_bytes()))
+    assert back == env
+    assert back.key == "h1" and back.schema_version == 1
+
+
+def test_decode_accepts_a_valid_event():
+    env = new_envelope("household.updated", source="alerts", entity_id="h1", payload={})
+    assert _consumer().decode(_record(env.to_bytes())) == env
+
+
+@pytest.mark.parametrize(
+    "value, reason_start",
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (orjson.dumps({"type": "household.updated"}), "envelope invalid"),
+        (b"x" * (MAX_EVENT_BYTES + 1), "message of"),
+        (None, "empty message"),
+    ],
+)
+def test_decode_sends_malformed_messages_to_dead_letters(value, reason_start):
+    out = _consumer().decode(Record("household.events", 2, 9, None, value))
+    assert isinstance(out, DeadLetter)
+    assert out.reason.startswith(reason_start), out.reason
+    assert (out.topic, out.partition, out.offset) == ("household.events", 2, 9)
+
+
+def test_decode_rejects_unknown_type_and_unsupported_version():
+    unknown = new_envelope("household.exploded", source="alerts", entity_id="h1", payload={})
+    out = _consumer().decode(_record(unknown.to_bytes()))
+    assert isinstance(out, DeadLetter) and "unknown event type" in out.reason
+    future = new_envelope("household.updated", source="alerts", entity_id="h1", payload={})
+    future.schema_version = 9
+    out = _consumer().decode(_record(future.to_bytes()))
+    assert isinstance(out, DeadLetter) and "schema_version 9" in out.reason
+
+
+def test_envelope_forbids_unknown_fields():
+    raw = orjson.loads(new_envelope("a.b", source="s", entity_id="e", payload={}).to_bytes())
+    raw["surprise"] = 1
+    out = _consumer().decode(_record(orjson.dumps(raw)))
+    assert isinstance(out, DeadLetter) and "surprise" in out.reason
+    assert uuid.UUID(raw["event_id"])
