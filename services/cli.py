@@ -111,9 +111,19 @@ def policy_parse(
         raise typer.Exit(1) from None
     data = document_to_dict(doc)
     if region:
-        from services.tasks.resolution import resolve_document
+        import psycopg
+        from psycopg.rows import dict_row
 
-        data = resolve_document(data, region)
+        from services.common.config import get_settings
+        from services.tasks.policies import resolution
+
+        with psycopg.connect(get_settings().dsn, row_factory=dict_row) as conn:
+            resolved = resolution(conn, region, data["measures"])
+        for m in data["measures"]:
+            m["resolved"] = {
+                "lead_units": [resolved[n] for n in m["lead_units"]],
+                "responsible_units": [resolved[n] for n in m["responsible_units"]],
+            }
     if format == "json":
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

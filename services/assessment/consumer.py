@@ -13,4 +13,9 @@ GROUP_ID = "xianjie-assessment"
 
 
 def build_consumer() -> EventConsumer:
-    return EventConsumer(name="assessment", schema="assessment", handlers={})
+    return EventConsumer(
+        name="assessment",
+        schema="assessment",
+        handlers={},
+        ignored_types=frozenset({"task.published"}),  # the fact ledger starts from the steps of a task
+    )

@@ -64,6 +64,7 @@ class EventConsumer:
     name: str  # also the processed_events.consumer value and the metrics label
     schema: str
     handlers: dict[str, Handler]  # event type -> handler
+    ignored_types: frozenset[str] = frozenset()  # known types this consumer has no use for
     supported_versions: tuple[int, ...] = (1,)
 
     def decode(self, record) -> Envelope | DeadLetter:
@@ -88,7 +89,7 @@ class EventConsumer:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "envelope"
             return dead(f"envelope invalid: {where}: {first['msg']}")
-        if env.type not in self.handlers:
+        if env.type not in self.handlers and env.type not in self.ignored_types:
             return dead(f"unknown event type {env.type!r}")
         if env.schema_version not in self.supported_versions:
             return dead(f"unsupported schema_version {env.schema_version} for {env.type}")
@@ -145,7 +146,8 @@ class EventConsumer:
         for e in fresh:
             by_type.setdefault(e.type, []).append(e)
         for type_, events in by_type.items():
-            self.handlers[type_](conn, events)
+            if type_ in self.handlers:
+                self.handlers[type_](conn, events)
         return fresh
 
 

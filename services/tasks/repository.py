@@ -94,3 +94,10 @@ def update_user(conn: psycopg.Connection, user_id: int, changes: dict) -> None:
         raise ValueError(f"cannot update {set(changes) - allowed}")
     sets = ", ".join(f"{k} = %s" for k in changes)
     conn.execute(f"UPDATE common.users SET {sets} WHERE id = %s", (*changes.values(), user_id))
+
+
+def add_alias(conn: psycopg.Connection, unit_id: int, alias: str) -> None:
+    conn.execute(
+        "UPDATE common.units SET aliases = array_append(aliases, %s) WHERE id = %s AND NOT (%s = ANY(aliases))",
+        (normalize_name(alias), unit_id, normalize_name(alias)),
+    )
