@@ -20,7 +20,7 @@ PASSWORD = "xianjie-demo"
 def client(database_url, monkeypatch):
     monkeypatch.setenv("XIANJIE_DEMO_PASSWORD", PASSWORD)
     get_settings.cache_clear()
-    load_demo(database_url)
+    load_demo(database_url, with_policies=False)
     from services.tasks.api import app
 
     with TestClient(app) as c:
