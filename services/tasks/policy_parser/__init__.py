@@ -1,0 +1,24 @@
+"""Policy-document parser: proposes the task list (measures, units, targets, deadlines)
+from a published policy document (.txt in any encoding, .docx, HTML).
+"""
+
+from .annotations import split_unit_list
+from .cli_format import format_table
+from .model import Deadline, Document, Measure, ParseError, Section, Target
+from .parser import parse_bytes, parse_path, parse_text
+from .serialize import document_to_dict
+
+__all__ = [
+    "Deadline",
+    "Document",
+    "Measure",
+    "ParseError",
+    "Section",
+    "Target",
+    "document_to_dict",
+    "format_table",
+    "parse_bytes",
+    "parse_path",
+    "parse_text",
+    "split_unit_list",
+]

@@ -1,0 +1,255 @@
+"""Unit annotations (牵头单位 / 责任单位 …) and unit-list splitting.
+
+Documents mark who does a measure in several layouts: ``(牵头单位:…;责任单位:…)``
+inline, ``〔责任单位:…〕``, ``【…】``, own lines after the measure, or
+``(市发改委牵头,市财政局配合)``. A note such as ``(逗号前的单位为牵头单位,下同)``
+defines which listed unit leads, for that measure and, with 下同, the following ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .clean import fold
+from .text import split_top_sep
+
+_LEAD_WORDS = "牵头|主责|主办|主要牵头"
+_RESP_WORDS = "责任|配合|协办|协助|参与|负责|承办"
+LABEL_UNIT = rf"(?:{_LEAD_WORDS}|{_RESP_WORDS})(?:单位|部门|处室|科室)"
+_LABEL_OTHER = r"(?:牵头|责任|分管|联系)领导|责任人|完成时限|完成时间|时间节点|时限要求|办结时限|完成期限|时间要求"
+_LABEL = re.compile(rf"({LABEL_UNIT}|{_LABEL_OTHER})\s*(:)?\s*")
+_OPEN, _CLOSE = "(〔【[", ")〕】]"
+_BRACKET_START = re.compile(rf"[(〔【\[]\s*(?=(?:注\s*:?\s*)?(?:{LABEL_UNIT}|{_LABEL_OTHER}))")
+_LINE_LABEL = re.compile(rf"(?:^|(?<=[。;!?\n]))\s*(?={LABEL_UNIT}\s*:)")
+_CONV = re.compile(
+    r"(?:逗号|分号|顿号)(?:之|以)?前"
+    r"|(?:排名|排序|排在|列在|列于|位列|位于|列)?(?:第一|首位|首个|第1|最前)(?:位|个)?的?(?:单位|部门)?(?:为|是)牵头"
+    r"|牵头(?:单位|部门)?(?:排在|列在|列于|列|为|是)(?:第一|首位|首个|最前)"
+)
+_PERSIST = re.compile(r"下同|以下同|后同|同下|以下各项|以下任务")
+_NOTE_SEGMENT = re.compile(r"下同|后同|同下|为牵头|是牵头|牵头单位为|牵头部门为|排名第一|排在第一|排在首位|列第一|列首位|逗号前|分号前|顿号前")
+_DUTY_SUFFIX = re.compile(r"(?:按照?|根据)?(?:各自)?(?:职责|职能)(?:分工)?(?:负责|落实)?$|分别负责$|各负其责$")
+_LEAD_MARK = re.compile(r"[(〔【\[]\s*(?:牵头|牵头单位|主责|主责单位)\s*[)〕】\]]$")
+_AND_OTHERS = re.compile(r"等(?:有关|相关)?(?:部门|单位|成员单位|市直部门|县直部门)?$")
+_ORG_END = re.compile(r"(局|委|办|部|厅|院|会|府|中心|公司|行|社|联|队|所|站|处|科|组|室|团|馆|署|县|市|区|镇|乡|村|街道|机构|部门|单位)$")
+_STYLE_SEGMENT = re.compile(r"^(.+?)(牵头|配合|参与|协助|负责|落实)$")
+
+
+def split_unit_list(s: str) -> tuple[list[str], bool]:
+    """Split a unit list on 、 , ; (full- or half-width) outside brackets and quotes.
+
+    ``各乡镇党委、政府`` stays one group name; a trailing ``等`` is removed and
+    reported as ``and_others``; instruction notes (``下同``…) are dropped.
+    """
+    names: list[str] = []
+    and_others = False
+    merged: list[str] = []
+    for piece, sep in split_top_sep(fold(s), "、,;"):
+        piece = piece.strip().strip("。.:").strip()
+        if merged and merged[-1].endswith(("党委、", "党委,", "党委;")) and piece in ("政府", "人民政府"):
+            merged[-1] += piece
+            continue
+        merged.append(piece + sep if piece.endswith("党委") else piece)
+    for name in merged:
+        name = name.rstrip("、,;").strip()
+        name = _DUTY_SUFFIX.sub("", name).strip()
+        if not name or _NOTE_SEGMENT.search(name):
+            continue
+        stripped = _AND_OTHERS.sub("", name).strip()
+        if stripped != name:
+            and_others = True
+            name = stripped
+        if name:
+            names.append(name)
+    return names, and_others
+
+
+@dataclass
+class Annotation:
+    """One unit annotation as found in the text; ``start``/``end`` index the passage text."""
+
+    start: int
+    end: int
+    raw: str
+    lead_text: list[str] = field(default_factory=list)
+    resp_text: list[str] = field(default_factory=list)
+    time_text: list[str] = field(default_factory=list)
+    convention: str | None = None
+    persistent: bool = False
+
+    @property
+    def has_units(self) -> bool:
+        return bool(self.lead_text or self.resp_text)
+
+
+def _convention(text: str) -> tuple[str | None, bool]:
+    m = _CONV.search(text)
+    if not m or "牵头" not in text:
+        return None, False
+    word = m.group(0)
+    rule = "comma" if "逗号" in word else "semicolon" if "分号" in word else "first"
+    return rule, bool(_PERSIST.search(text))
+
+
+def _match_close(text: str, i: int) -> int:
+    depth = 0
+    for j in range(i, len(text)):
+        ch = text[j]
+        if ch == "\n":
+            return j
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(text)
+
+
+def _parse_content(content: str, ann: Annotation) -> None:
+    labels = [m for m in _LABEL.finditer(content) if m.start() == 0 or m.group(2)]
+    for k, m in enumerate(labels):
+        end = labels[k + 1].start() if k + 1 < len(labels) else len(content)
+        part = content[m.end() : end].strip(" ;,。\n")
+        label = m.group(1)
+        if re.search(LABEL_UNIT, label):
+            (ann.lead_text if re.match(rf"(?:{_LEAD_WORDS})", label) else ann.resp_text).append(part)
+        elif re.search("时", label):
+            ann.time_text.append(part)
+    if not labels:
+        _parse_style(content, ann)
+    ann.convention, ann.persistent = _convention(content)
+
+
+def _parse_style(content: str, ann: Annotation) -> None:
+    """``市发改委牵头,市财政局、市自然资源局配合``: verbs after the names."""
+    if "牵头" not in content:
+        return
+    lead, resp = [], []
+    for piece, _ in split_top_sep(content, ",;"):
+        m = _STYLE_SEGMENT.match(piece.strip())
+        if not m:
+            return
+        names, _ = split_unit_list(m.group(1))
+        if not names or not all(_ORG_END.search(n) for n in names):
+            return
+        (lead if m.group(2) == "牵头" else resp).append(m.group(1))
+    if lead:
+        ann.lead_text, ann.resp_text = lead, resp
+
+
+def find_annotations(text: str) -> list[Annotation]:
+    """All annotations in a passage, adjacent pieces (own lines, a trailing note) merged."""
+    found: list[Annotation] = []
+    pos = 0
+    while True:
+        m = re.search(r"[(〔【\[]", text[pos:])
+        if not m:
+            break
+        i = pos + m.start()
+        j = _match_close(text, i)
+        inner = text[i + 1 : j - 1 if j <= len(text) and text[j - 1] in _CLOSE else j]
+        ann = Annotation(i, j, text[i:j])
+        if _BRACKET_START.match(text, i):
+            _parse_content(inner.strip(), ann)
+        elif "牵头" in inner:
+            _parse_content(inner.strip(), ann)
+            if not ann.has_units and ann.convention is None:
+                pos = i + 1
+                continue
+        else:
+            pos = i + 1
+            continue
+        found.append(ann)
+        pos = j
+    found.extend(_line_annotations(text, found))
+    found.sort(key=lambda a: a.start)
+    return _merge_adjacent(text, found)
+
+
+def _line_annotations(text: str, taken: list[Annotation]) -> list[Annotation]:
+    out: list[Annotation] = []
+    for m in _LINE_LABEL.finditer(text):
+        start = m.end()
+        if any(a.start <= start < a.end for a in taken + out):
+            continue
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        ann = Annotation(start, end, text[start:end])
+        _parse_content(text[start:end].strip(), ann)
+        out.append(ann)
+    return out
+
+
+def _merge_adjacent(text: str, anns: list[Annotation]) -> list[Annotation]:
+    merged: list[Annotation] = []
+    for ann in anns:
+        prev = merged[-1] if merged else None
+        if prev and not text[prev.end : ann.start].strip(" \n;,。"):
+            prev.raw = text[prev.start : ann.end].strip()
+            prev.end = ann.end
+            prev.lead_text += ann.lead_text
+            prev.resp_text += ann.resp_text
+            prev.time_text += ann.time_text
+            if ann.convention:
+                prev.convention, prev.persistent = ann.convention, ann.persistent
+        else:
+            merged.append(ann)
+    return merged
+
+
+def note_convention(text: str) -> tuple[str | None, bool]:
+    """A document-level note such as ``注:责任单位排在第一位的为牵头单位``."""
+    for sentence in re.split(r"[。\n]", text):
+        if len(sentence) < 80 and "牵头" in sentence:
+            rule, _ = _convention(sentence)
+            if rule:
+                return rule, True
+    return None, False
+
+
+@dataclass
+class Units:
+    lead: list[str]
+    responsible: list[str]
+    lead_inferred: bool
+    and_others: bool
+
+
+def resolve_units(ann: Annotation, convention: str | None) -> Units:
+    """Apply the documented lead rule; without one the first listed unit is the inferred lead."""
+    and_others = False
+    lead: list[str] = []
+    for part in ann.lead_text:
+        names, more = split_unit_list(_strip_notes(part))
+        lead += names
+        and_others |= more
+    responsible: list[str] = []
+    marked: list[str] = []
+    for part in ann.resp_text:
+        names, more = split_unit_list(_strip_notes(part))
+        and_others |= more
+        for name in names:
+            mark = _LEAD_MARK.search(name)
+            if mark:
+                name = name[: mark.start()].strip()
+                marked.append(name)
+            responsible.append(name)
+    if lead:
+        return Units(lead, responsible, False, and_others)
+    if marked:
+        return Units(marked, responsible, False, and_others)
+    if convention and ann.resp_text:
+        first = _strip_notes(ann.resp_text[0])
+        if convention == "first":
+            head = responsible[:1]
+        else:
+            sep = "," if convention == "comma" else ";"
+            head, _ = split_unit_list(split_top_sep(first, sep)[0][0])
+        return Units(head, responsible, False, and_others)
+    return Units(responsible[:1], responsible, bool(responsible), and_others)
+
+
+def _strip_notes(part: str) -> str:
+    return re.sub(r"[(〔【\[][^()〔〕【】\[\]]*?(?:下同|为牵头|是牵头|逗号|分号|排名|排在|列第)[^()〔〕【】\[\]]*?[)〕】\]]", "", part)

@@ -1,0 +1,168 @@
+"""Assemble a ``Document``: clean → section tree → annotated passages → measures.
+
+A measure is any passage that carries a unit annotation; passages are cut at
+annotations inside a numbered node, so one node may yield several measures
+(``二.(一)#2``) and unnumbered documents still work (``#1``, ``#2`` …).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .annotations import Annotation, find_annotations, note_convention, resolve_units
+from .clean import clean
+from .deadlines import extract_deadlines
+from .header import find_issuer_and_date, find_title
+from .model import Document, Measure, ParseError, Section, Target
+from .reader import read_bytes, read_path
+from .structure import Node, build_tree, split_heading
+from .targets import extract_targets
+
+_GOALS = re.compile(r"目标")
+_NOT_GOALS = re.compile(r"考核|管理|责任|评价|督查|督导|监督|保障")
+_YEARS = re.compile(r"(?<![\d\-—~])((?:19|20)\d{2})\s*年")
+NO_ANNOTATIONS = "文档中没有找到任何带有牵头单位/责任单位标注的措施 (no unit annotations found)"
+
+
+@dataclass
+class _Passage:
+    node: Node
+    ref: str
+    title: str
+    text: str
+    ann: Annotation
+
+
+def parse_path(path: str | Path) -> Document:
+    return parse_text(read_path(path))
+
+
+def parse_bytes(data: bytes, filename: str = "") -> Document:
+    return parse_text(read_bytes(data, filename))
+
+
+def parse_text(text: str) -> Document:
+    if not isinstance(text, str):
+        raise ParseError("输入不是文本 (input is not text)")
+    cleaned = clean(text)
+    lines = cleaned.lines
+    if not lines:
+        raise ParseError("文档内容为空 (empty document)")
+    root = build_tree(lines)
+    passages, notes = _passages(root)
+    if not passages:
+        raise ParseError(NO_ANNOTATIONS)
+    title = find_title(lines, _chapter_start(passages[0].node, len(lines)))
+    issuer, date = find_issuer_and_date(lines, cleaned.meta, title)
+    doc_year = int(date[:4]) if date else None
+    title_year = _single_year(title or "")
+    convention = next((a.convention for a in notes if a.convention), None) or _line_convention(lines)
+    measures = []
+    for p in passages:
+        rule = p.ann.convention or convention
+        if p.ann.convention and p.ann.persistent:
+            convention = p.ann.convention
+        units = resolve_units(p.ann, rule)
+        year = _heading_year(p.node) or title_year
+        measures.append(Measure(
+            ref=p.ref, title=p.title, text=p.text,
+            lead_units=units.lead, responsible_units=units.responsible,
+            lead_inferred=units.lead_inferred, and_others=units.and_others,
+            raw_annotation=p.ann.raw,
+            targets=extract_targets(p.text, year),
+            deadlines=extract_deadlines("\n".join([p.text, *p.ann.time_text]), doc_year),
+        ))
+    measure_nodes = {id(p.node) for p in passages}
+    return Document(
+        title=title, issuer=issuer, date=date,
+        targets=_goal_targets(root, measure_nodes, title_year),
+        measures=measures,
+        sections=[_section(n, doc_year) for n in root.children],
+    )
+
+
+def _node_text(node: Node) -> str:
+    return "\n".join(node.lines)
+
+
+def _passages(root: Node) -> tuple[list[_Passage], list[Annotation]]:
+    passages: list[_Passage] = []
+    notes: list[Annotation] = []
+    for node in root.walk():
+        text = _node_text(node)
+        anns = find_annotations(text)
+        unit_anns = [a for a in anns if a.has_units]
+        notes += [a for a in anns if not a.has_units]
+        prev_end = 0
+        for k, ann in enumerate(unit_anns, start=1):
+            start = prev_end if node.kind != "root" else _paragraph_start(text, ann.start, prev_end)
+            body = text[start : ann.start].strip(" \n")
+            prev_end = ann.end
+            if node.kind == "root":
+                ref = f"#{k}"
+            else:
+                ref = node.ref if len(unit_anns) == 1 else f"{node.ref}#{k}"
+            title = node.heading if node.kind != "root" and k == 1 else split_heading(body.split("\n", 1)[0])[0]
+            passages.append(_Passage(node, ref, title, body, ann))
+    return passages, notes
+
+
+def _paragraph_start(text: str, pos: int, floor: int) -> int:
+    """Outside numbered sections a measure is the paragraph holding (or just above) its annotation."""
+    start = text.rfind("\n", floor, pos) + 1 if text.rfind("\n", floor, pos) >= 0 else floor
+    if not text[start:pos].strip():
+        prev = text.rfind("\n", floor, max(start - 1, floor))
+        start = prev + 1 if prev >= 0 else floor
+    return max(start, floor)
+
+
+def _chapter_start(node: Node, default: int) -> int:
+    while node.parent is not None and node.parent.kind != "root":
+        node = node.parent
+    return node.start if node.kind != "root" else default
+
+
+def _single_year(s: str) -> int | None:
+    years = set(_YEARS.findall(s))
+    return int(years.pop()) if len(years) == 1 and not re.search(r"\d{4}\s*[-—~至]\s*\d{4}", s) else None
+
+
+def _heading_year(node: Node | None) -> int | None:
+    while node is not None and node.kind != "root":
+        year = _single_year(node.heading)
+        if year:
+            return year
+        node = node.parent
+    return None
+
+
+def _line_convention(lines: list[str]) -> str | None:
+    for line in lines:
+        if "牵头" in line and not any(a.has_units for a in find_annotations(line)):
+            rule, _ = note_convention(line)
+            if rule:
+                return rule
+    return None
+
+
+def _goal_targets(node: Node, measure_nodes: set[int], title_year: int | None) -> list[Target]:
+    """Targets of the goals section(s) (工作目标, 增收目标 …), outer goal node only."""
+    heading = node.heading
+    if node.kind != "root" and len(heading) <= 16 and _GOALS.search(heading) and not _NOT_GOALS.search(heading):
+        return [
+            t
+            for sub in node.walk()
+            if id(sub) not in measure_nodes
+            for t in extract_targets(sub.body, _heading_year(sub) or title_year)
+        ]
+    return [t for child in node.children for t in _goal_targets(child, measure_nodes, title_year)]
+
+
+def _section(node: Node, doc_year: int | None) -> Section:
+    return Section(
+        ref=node.ref, number=node.marker, heading=node.heading, text=node.body,
+        deadlines=extract_deadlines(node.body, doc_year),
+        children=[_section(c, doc_year) for c in node.children],
+    )

@@ -1,0 +1,254 @@
+"""Numeric targets: ``到2024年…占比达65%以上``, ``分别达16093元、12500元以上``.
+
+A number counts as a target when it is what a clause commits to: it carries a
+comparator (以上, 不低于 …), follows a target verb (达到, 新增, 建设 …) or ends
+the clause. Numbers that only qualify something (``5000万元以上的龙头企业``),
+baselines (``为13411元``, ``从2021年的9708元``) and eligibility criteria in
+``对…`` sentences are skipped. A blank in a template (``达元、元以上``) is a
+target with ``value=None`` and ``needs_value=True``, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Target
+from .text import sentences, split_top, year_of
+
+_BASE_UNITS = (
+    "个百分点|人次|公里|千米|平方米|立方米|公顷|千克|公斤|千瓦|兆瓦|小时|周岁|元|%|‰|人|户|个|家|名|头|只|羽|亩|吨|"
+    "斤|米|处|项|次|所|座|条|间|套|台|辆|张|株|棵|批|场|期|片|件|份|倍|床|篇|支|门"
+)
+_UNIT = rf"(?:万|亿|千)?(?:{_BASE_UNITS})(?:/(?:人|户|年|月|亩|天|日|次|个|头|只|吨))*"
+_BLANK_UNIT = r"万元|亿元|万亩|万人|万户|元|%|亩|人|户|个|吨|千克|头|只|家|名|处|公里|项"
+_TOKEN = re.compile(
+    rf"(?P<ratio>(?<![\d.:])\d+(?:\.\d+)?:\d+(?:\.\d+)?)"
+    rf"|(?P<num>(?<![\d.:])\d+(?:\.\d+)?)\s*(?P<unit>{_UNIT})"
+    rf"|(?P<blank>{_BLANK_UNIT})"
+)
+_SUFFIX = re.compile(r"\s*(及以上|以上|以下|以内|之内|左右)")
+_SUFFIX_CMP = {"及以上": ">=", "以上": ">=", "以下": "<=", "以内": "<=", "之内": "<=", "左右": "="}
+_PREFIX_CMP = [
+    ("不得低于", ">="), ("不低于", ">="), ("不少于", ">="), ("至少", ">="), ("最少", ">="),
+    ("不得超过", "<="), ("不超过", "<="), ("不高于", "<="), ("不多于", "<="), ("最多", "<="), ("控制在", "<="),
+    ("超过", ">"), ("高于", ">"), ("多于", ">"), ("大于", ">"), ("突破", ">"),
+    ("低于", "<"), ("少于", "<"), ("小于", "<"), ("不足", "<"),
+]
+_VERB = (
+    r"达到|达|稳定在|保持在|控制在|提高到|提高至|提升到|提升至|增加到|增加至|增长到|增至|降至|降到|突破|超过|"
+    r"不低于|不少于|不高于|不超过|不得低于|不得少于|至少有|至少|增长|增加|提高|提升|增收|新增|新建|建成|建设|改造|"
+    r"完成|实施|培育|培训|引进|打造|创建|发展|认定|资助|输转|扶持|推进|开发|支持|覆盖|实现"
+)
+_ADVERB = r"分别|(?<![人户年平])均|都|稳定|预计|全部|累计|力争|确保|逐步|逐年|持续|要|将|需|能|可|总|每年|再"
+_VERB_BEFORE = re.compile(rf"(?:{_VERB})(?:{_ADVERB})*\s*$")
+_COUNT_VERB = re.compile(r"(新增|新建|建成|建设|改造|完成|实施|培育|培训|引进|打造|创建|发展|认定|资助|推进|开发)$")
+_TRAIL = re.compile(rf"(?:{_ADVERB}|实现|达到|达|稳定在|保持在|控制在|提高到|提高至|提升到|提升至|增加到|增加至|增长到|增至|降至|降到|"
+                    rf"不得低于|不得少于|不低于|不少于|不高于|不超过|低于|高于|超过|至少有|至少|在|为|有|的|[、,:(\s])$")
+_LEAD = re.compile(r"^(?:[、,:()\s]|其中|确保|力争|争取|努力|实现|推动|使|保证|并|且|同时|以后|全年|年内|计划|预计|到|至|截至)")
+_YEAR_PHRASE = re.compile(r"(?:到|至|截至|在)?(?:19|20)\d{2}\s*年(?:底|末|年底|年末)?(?:前)?")
+_CATEGORY = re.compile(r"^(.*?(?:农户|户|人口|对象|群体))(.+)$")
+_EACH = re.compile(r"(?<![人户年月日平])均\s*(?:达到|达|为|稳定在|保持在|提高到|超过|不低于)$")
+_MAIN_PRED = re.compile(r"开展|给予|实行|实施|纳入|采取|进行|列为|建立|制定|提供|予以")
+_DELTA = re.compile(r"(增长|增加|提高|增收)$")
+
+
+@dataclass
+class _Token:
+    start: int
+    end: int
+    value: float | int | None
+    unit: str | None
+    cmp: str | None
+
+
+def _number(s: str) -> float | int:
+    f = float(s)
+    return int(f) if f.is_integer() and "." not in s else f
+
+
+def _tokens(clause: str) -> list[_Token]:
+    out: list[_Token] = []
+    for m in _TOKEN.finditer(clause):
+        if m.group("ratio"):
+            if "比" not in clause[: m.start()]:
+                continue
+            a, b = m.group("ratio").split(":")
+            value, unit = _number(a), f":{b}"
+        elif m.group("num"):
+            value, unit = _number(m.group("num")), m.group("unit")
+        else:
+            if not _is_blank(clause, m, out):
+                continue
+            value, unit = None, m.group("blank")
+        end = m.end()
+        suffix = _SUFFIX.match(clause, end)
+        cmp = None
+        if suffix:
+            cmp, end = _SUFFIX_CMP[suffix.group(1)], suffix.end()
+        out.append(_Token(m.start(), end, value, unit, cmp))
+    return out
+
+
+def _is_blank(clause: str, m: re.Match[str], prev: list[_Token]) -> bool:
+    """A unit with no number where the sentence expects one (a template left blank)."""
+    before, after = clause[: m.start()], clause[m.end() :]
+    if before[-1:].isdigit() or before[-1:] == ".":
+        return False
+    unit = m.group("blank")
+    closes = after == "" or after[0] in "、,;。)" or after.startswith(("以上", "以下", "左右"))
+    if unit == "%":
+        return True
+    if prev and prev[-1].end == m.start() - 1 and before.endswith("、") and closes:
+        return True
+    if _VERB_BEFORE.search(before):
+        return closes or (unit == "个" and bool(after) and after[0] not in "体人性别案月把")
+    return unit == "个" and closes and not re.search(r"[一二三四五六七八九十百千万两几每各整这那某哪半多]$", before)
+
+
+def _skip(clause: str, tok: _Token, seg: str) -> bool:
+    """Qualifiers, baselines, ranges, ordinals and quoted names are not targets."""
+    before = clause[: tok.start]
+    if re.search(r"[-—~至]\s*$", before) or before.endswith("第"):
+        return True
+    if before.count("“") > before.count("”") or before.count("《") > before.count("》"):
+        return True
+    if re.search(r"为\s*$", before) or re.search(r"[从由]", seg):
+        return True
+    rest = clause[tok.end :]
+    rest = re.sub(r"^\([^()]*\)", "", rest)
+    if rest.startswith("的") and not re.match(r"的(?:标准|水平|目标|比例|额度)", rest):
+        return True
+    depth = before.count("(") - before.count(")")
+    if depth > 0 and tok.cmp is None and not _prefix_cmp(seg) and not _VERB_BEFORE.search(before):
+        return True
+    if tok.cmp or _prefix_cmp(seg) or _VERB_BEFORE.search(before):
+        return False
+    return not (rest == "" or rest[0] in "、,;。)(")
+
+
+def _prefix_cmp(seg: str) -> str | None:
+    best, end = None, -1
+    for word, cmp in _PREFIX_CMP:
+        i = seg.rfind(word)
+        if i >= 0 and i + len(word) > end:
+            best, end = cmp, i + len(word)
+    return best
+
+
+def _clean(s: str) -> str:
+    s = _YEAR_PHRASE.sub("", s)
+    for word, _ in _PREFIX_CMP:
+        s = s.replace(word, "") if word.startswith("不") else s
+    prev = None
+    while prev != s:
+        prev = s
+        s = _LEAD.sub("", s.strip())
+        s = _TRAIL.sub("", s.strip())
+        s = re.sub(rf"(?:{_ADVERB})+(?=(?:增长|增加|提高|增收)$)", "", s)
+        s = re.sub(r"\([^()]{10,}\)", "", s)
+    return s.strip()
+
+
+def _head_noun(after: str) -> str:
+    after = re.split(r"[,;。]", after, maxsplit=1)[0]
+    return after.rsplit("的", 1)[-1].strip()
+
+
+def extract_targets(text: str, default_year: int | None = None) -> list[Target]:
+    targets: list[Target] = []
+    for sentence in sentences(text):
+        targets += _sentence_targets(sentence, default_year)
+    return targets
+
+
+def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
+    out: list[Target] = []
+    subject = ""
+    categories: list[str] = []
+    in_scope = False
+    offset = 0
+    for clause in split_top(sentence, ",:"):
+        clause_start = sentence.find(clause, offset)
+        offset = clause_start + len(clause)
+        if re.match(r"\s*对", clause):
+            in_scope = True
+        if in_scope:
+            in_scope = not _MAIN_PRED.search(clause)
+            continue
+        toks = _tokens(clause)
+        head = re.split(r"[从由]", clause[: toks[0].start] if toks else clause)[0]
+        kept: list[_Token] = []
+        seg_start: dict[int, int] = {}
+        for k, tok in enumerate(toks):
+            start = kept[-1].end if kept else 0
+            if kept and _in_object(clause, kept[-1], seg_start[id(kept[-1])]):
+                continue
+            if tok.cmp and k + 1 < len(toks) and re.match(r"[\u4e00-\u9fff“]", clause[tok.end : tok.end + 1]):
+                continue
+            if not _skip(clause, tok, clause[start : tok.start]):
+                seg_start[id(tok)] = start
+                kept.append(tok)
+        for run in _runs(clause, kept):
+            seg = clause[seg_start[id(run[0])] : run[0].start]
+            year = year_of(sentence[: clause_start + run[0].start]) or default_year
+            labels, cats = _labels(clause, kept, run, seg, categories, seg_start)
+            if cats:
+                categories = cats
+            for tok, (indicator, category) in zip(run, labels):
+                if indicator in ("", "增长", "增加", "提高", "提升", "增收"):
+                    verb = "" if re.search(r"[到至]", seg) else indicator
+                    indicator = _DELTA.sub("", subject) + verb if subject else indicator
+                cmp = tok.cmp or run[-1].cmp or _prefix_cmp(clause[seg_start[id(tok)] : tok.start]) or "="
+                for cat in ([category] if category or not _EACH.search(seg) or not categories else categories):
+                    out.append(Target(indicator, year, cmp, tok.value, tok.unit, sentence, tok.value is None, cat))
+        cleaned = _clean(head)
+        if cleaned:
+            subject = re.split(r"[从由]", cleaned)[0]
+    return out
+
+
+def _in_object(clause: str, tok: _Token, start: int) -> bool:
+    """``打造10个存栏1000头以上…基地``: numbers after a counted object belong to its description."""
+    after = clause[tok.end : tok.end + 1]
+    return bool(after) and after not in "、,;。)(" and bool(_COUNT_VERB.search(_TRAIL.sub("", clause[start : tok.start].strip())))
+
+
+def _runs(clause: str, toks: list[_Token]) -> list[list[_Token]]:
+    """Group tokens joined only by 、 (``16093元、12500元以上``): they share one subject list."""
+    runs: list[list[_Token]] = []
+    for tok in toks:
+        if runs and clause[runs[-1][-1].end : tok.start] == "、":
+            runs[-1].append(tok)
+        else:
+            runs.append([tok])
+    return runs
+
+
+def _labels(clause, toks, run, seg, categories, seg_start) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(indicator, household category) per token of a run, and categories to remember."""
+    if "分别" in seg and len(run) > 1:
+        pre = seg[: seg.rindex("分别")]
+        subjects = split_top(pre, "、")
+        if len(subjects) == len(run):
+            m = _CATEGORY.match(subjects[-1])
+            if m and all(re.search(r"(户|人口|对象|群体)$", s.strip()) for s in subjects[:-1]):
+                cats = [s.strip() for s in subjects[:-1]] + [m.group(1).strip()]
+                shared = _clean(m.group(2))
+                return [(shared, c) for c in cats], cats
+            return [(_clean(s), None) for s in subjects], []
+        if len(categories) == len(run):
+            shared = _clean(pre)
+            return [(shared, c) for c in categories], []
+    labels = []
+    for tok in run:
+        before = clause[seg_start[id(tok)] : tok.start]
+        indicator = _clean(before)
+        after = clause[tok.end :]
+        nxt = toks.index(tok) + 1
+        if nxt < len(toks):
+            after = clause[tok.end : toks[nxt].start]
+        if _COUNT_VERB.search(_TRAIL.sub("", before.strip())) and after[:1] and after[0] not in "、,;。)(":
+            indicator = _clean(before) + _head_noun(after)
+        labels.append((indicator, None))
+    return labels, []
