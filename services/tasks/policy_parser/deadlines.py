@@ -84,7 +84,10 @@ def _dated(phrase: str, doc_year: int | None, month: int, day: int, sentence: st
     return Deadline(phrase, date, None, None if date else f"{month:02d}-{day:02d}", date is not None, sentence)
 
 
-def extract_deadlines(text: str, doc_year: int | None) -> list[Deadline]:
+def extract_deadlines(text: str, doc_date: str | None) -> list[Deadline]:
+    """Deadlines in ``text``; ``doc_date`` (ISO) supplies missing years and drops past references
+    (``2022年底人均纯收入11100元`` in a 2023 document is a fact, not a deadline)."""
+    doc_year = int(doc_date[:4]) if doc_date else None
     out: list[Deadline] = []
     seen: set[tuple[str | None, str | None, str | None]] = set()
     for sentence in sentences(text):
@@ -92,6 +95,10 @@ def extract_deadlines(text: str, doc_year: int | None) -> list[Deadline]:
             d = _one(m, doc_year, sentence)
             if d is None:
                 continue
+            if d.date and doc_date and d.date < doc_date:
+                if not d.year_inferred:
+                    continue
+                d.date = _iso(int(d.date[:4]) + 1, int(d.date[5:7]), int(d.date[8:]))
             key = (d.date, d.recurring, d.month_day)
             if key not in seen:
                 seen.add(key)

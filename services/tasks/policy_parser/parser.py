@@ -56,7 +56,6 @@ def parse_text(text: str) -> Document:
         raise ParseError(NO_ANNOTATIONS)
     title = find_title(lines, _chapter_start(passages[0].node, len(lines)))
     issuer, date = find_issuer_and_date(lines, cleaned.meta, title)
-    doc_year = int(date[:4]) if date else None
     title_year = _single_year(title or "")
     convention = next((a.convention for a in notes if a.convention), None) or _line_convention(lines)
     measures = []
@@ -72,14 +71,14 @@ def parse_text(text: str) -> Document:
             lead_inferred=units.lead_inferred, and_others=units.and_others,
             raw_annotation=p.ann.raw,
             targets=extract_targets(p.text, year),
-            deadlines=extract_deadlines("\n".join([p.text, *p.ann.time_text]), doc_year),
+            deadlines=extract_deadlines("\n".join([p.text, *p.ann.time_text]), date),
         ))
     measure_nodes = {id(p.node) for p in passages}
     return Document(
         title=title, issuer=issuer, date=date,
         targets=_goal_targets(root, measure_nodes, title_year),
         measures=measures,
-        sections=[_section(n, doc_year) for n in root.children],
+        sections=[_section(n, date) for n in root.children],
     )
 
 
@@ -160,9 +159,9 @@ def _goal_targets(node: Node, measure_nodes: set[int], title_year: int | None) -
     return [t for child in node.children for t in _goal_targets(child, measure_nodes, title_year)]
 
 
-def _section(node: Node, doc_year: int | None) -> Section:
+def _section(node: Node, doc_date: str | None) -> Section:
     return Section(
         ref=node.ref, number=node.marker, heading=node.heading, text=node.body,
-        deadlines=extract_deadlines(node.body, doc_year),
-        children=[_section(c, doc_year) for c in node.children],
+        deadlines=extract_deadlines(node.body, doc_date),
+        children=[_section(c, doc_date) for c in node.children],
     )

@@ -26,6 +26,7 @@ _TOKEN = re.compile(
     rf"(?P<ratio>(?<![\d.:])\d+(?:\.\d+)?:\d+(?:\.\d+)?)"
     rf"|(?P<num>(?<![\d.:])\d+(?:\.\d+)?)\s*(?P<unit>{_UNIT})"
     rf"|(?P<blank>{_BLANK_UNIT})"
+    rf"|(?P<bare>(?<=[达到在于])(?=以上|以下))"
 )
 _SUFFIX = re.compile(r"\s*(及以上|以上|以下|以内|之内|左右)")
 _SUFFIX_CMP = {"及以上": ">=", "以上": ">=", "以下": "<=", "以内": "<=", "之内": "<=", "左右": "="}
@@ -42,7 +43,7 @@ _VERB = (
 )
 _ADVERB = r"分别|(?<![人户年平])均|都|稳定|预计|全部|累计|力争|确保|逐步|逐年|持续|要|将|需|能|可|总|每年|再"
 _VERB_BEFORE = re.compile(rf"(?:{_VERB})(?:{_ADVERB})*\s*$")
-_COUNT_VERB = re.compile(r"(新增|新建|建成|建设|改造|完成|实施|培育|培训|引进|打造|创建|发展|认定|资助|推进|开发)$")
+_COUNT_VERB = re.compile(r"(新增|新建|建成|建设|建立|改造|完成|实施|培育|培训|引进|打造|创建|发展|认定|资助|推进|开发|参加|有)$")
 _TRAIL = re.compile(rf"(?:{_ADVERB}|实现|达到|达|稳定在|保持在|控制在|提高到|提高至|提升到|提升至|增加到|增加至|增长到|增至|降至|降到|"
                     rf"不得低于|不得少于|不低于|不少于|不高于|不超过|低于|高于|超过|至少有|至少|在|为|有|的|[、,:(\s])$")
 _LEAD = re.compile(r"^(?:[、,:()\s]|其中|确保|力争|争取|努力|实现|推动|使|保证|并|且|同时|以后|全年|年内|计划|预计|到|至|截至)")
@@ -50,6 +51,7 @@ _YEAR_PHRASE = re.compile(r"(?:到|至|截至|在)?(?:19|20)\d{2}\s*年(?:底|�
 _CATEGORY = re.compile(r"^(.*?(?:农户|户|人口|对象|群体))(.+)$")
 _EACH = re.compile(r"(?<![人户年月日平])均\s*(?:达到|达|为|稳定在|保持在|提高到|超过|不低于)$")
 _MAIN_PRED = re.compile(r"开展|给予|实行|实施|纳入|采取|进行|列为|建立|制定|提供|予以")
+_SHARE = re.compile(r"^(.+?)(不得低于|不低于|不少于|不超过|不高于|超过|低于|高于)(.+?)的?$")
 _DELTA = re.compile(r"(增长|增加|提高|增收)$")
 
 
@@ -77,6 +79,8 @@ def _tokens(clause: str) -> list[_Token]:
             value, unit = _number(a), f":{b}"
         elif m.group("num"):
             value, unit = _number(m.group("num")), m.group("unit")
+        elif m.group("bare") is not None:
+            value, unit = None, None
         else:
             if not _is_blank(clause, m, out):
                 continue
@@ -117,7 +121,7 @@ def _skip(clause: str, tok: _Token, seg: str) -> bool:
         return True
     rest = clause[tok.end :]
     rest = re.sub(r"^\([^()]*\)", "", rest)
-    if rest.startswith("的") and not re.match(r"的(?:标准|水平|目标|比例|额度)", rest):
+    if rest.startswith("的") and not re.match(r"的.{0,4}?(?:标准|水平|目标|比例|额度)", rest):
         return True
     depth = before.count("(") - before.count(")")
     if depth > 0 and tok.cmp is None and not _prefix_cmp(seg) and not _VERB_BEFORE.search(before):
@@ -136,10 +140,13 @@ def _prefix_cmp(seg: str) -> str | None:
     return best
 
 
-def _clean(s: str) -> str:
+def _clean(s: str, share: bool = False) -> str:
     s = _YEAR_PHRASE.sub("", s)
+    m = _SHARE.match(s) if share else None
+    if m:
+        s = m.group(3) if re.search(r"(?:将|把|按|按照)$", m.group(1)) else f"{m.group(1)}占{m.group(3)}"
     for word, _ in _PREFIX_CMP:
-        s = s.replace(word, "") if word.startswith("不") else s
+        s = s.replace(word, "")
     prev = None
     while prev != s:
         prev = s
@@ -181,8 +188,8 @@ def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
         kept: list[_Token] = []
         seg_start: dict[int, int] = {}
         for k, tok in enumerate(toks):
-            start = kept[-1].end if kept else 0
-            if kept and _in_object(clause, kept[-1], seg_start[id(kept[-1])]):
+            start = _next_start(clause, kept[-1].end) if kept else 0
+            if kept and _in_object(clause, kept[-1], seg_start[id(kept[-1])], tok):
                 continue
             if tok.cmp and k + 1 < len(toks) and re.match(r"[\u4e00-\u9fff“]", clause[tok.end : tok.end + 1]):
                 continue
@@ -208,10 +215,23 @@ def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
     return out
 
 
-def _in_object(clause: str, tok: _Token, start: int) -> bool:
+def _next_start(clause: str, prev_end: int) -> int:
+    """After ``1项主导产业、`` the next subject starts past the 、 that ends the previous object."""
+    if re.match(r"[\u4e00-\u9fff“]", clause[prev_end : prev_end + 1]):
+        cut = clause.find("、", prev_end)
+        return cut + 1 if cut >= 0 else prev_end
+    return prev_end
+
+
+def _in_object(clause: str, prev: _Token, start: int, tok: _Token) -> bool:
     """``打造10个存栏1000头以上…基地``: numbers after a counted object belong to its description."""
-    after = clause[tok.end : tok.end + 1]
-    return bool(after) and after not in "、,;。)(" and bool(_COUNT_VERB.search(_TRAIL.sub("", clause[start : tok.start].strip())))
+    between = clause[prev.end : tok.start]
+    return bool(between) and between[0] not in "、,;。)(" and "、" not in between and _counts(clause[start : prev.start])
+
+
+def _counts(before: str) -> bool:
+    before = before.strip()
+    return bool(_COUNT_VERB.search(before) or _COUNT_VERB.search(_TRAIL.sub("", before)))
 
 
 def _runs(clause: str, toks: list[_Token]) -> list[list[_Token]]:
@@ -243,12 +263,11 @@ def _labels(clause, toks, run, seg, categories, seg_start) -> tuple[list[tuple[s
     labels = []
     for tok in run:
         before = clause[seg_start[id(tok)] : tok.start]
-        indicator = _clean(before)
-        after = clause[tok.end :]
+        indicator = _clean(before, share=tok.unit == "%")
         nxt = toks.index(tok) + 1
-        if nxt < len(toks):
-            after = clause[tok.end : toks[nxt].start]
-        if _COUNT_VERB.search(_TRAIL.sub("", before.strip())) and after[:1] and after[0] not in "、,;。)(":
-            indicator = _clean(before) + _head_noun(after)
+        end = seg_start[id(toks[nxt])] if nxt < len(toks) else len(clause)
+        after = clause[tok.end : end - 1 if clause[end - 1 : end] == "、" else end]
+        if (_counts(before) or len(indicator) <= 4) and re.match(r"[\u4e00-\u9fff“]", after[:1]):
+            indicator += _head_noun(after)
         labels.append((indicator, None))
     return labels, []
