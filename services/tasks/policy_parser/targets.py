@@ -209,7 +209,7 @@ def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
                 cmp = tok.cmp or run[-1].cmp or _prefix_cmp(clause[seg_start[id(tok)] : tok.start]) or "="
                 for cat in ([category] if category or not _EACH.search(seg) or not categories else categories):
                     out.append(Target(indicator, year, cmp, tok.value, tok.unit, sentence, tok.value is None, cat))
-        cleaned = _clean(head)
+        cleaned = _clean(head, share=True)
         if cleaned:
             subject = re.split(r"[从由]", cleaned)[0]
     return out
