@@ -45,7 +45,7 @@ def split_unit_list(s: str) -> tuple[list[str], bool]:
     names: list[str] = []
     and_others = False
     merged: list[str] = []
-    for piece, sep in split_top_sep(fold(s), "、,;"):
+    for piece, sep in split_top_sep(fold(s), "、,;。"):
         piece = piece.strip().strip("。.:").strip()
         if merged and merged[-1].endswith(("党委、", "党委,", "党委;")) and piece in ("政府", "人民政府"):
             merged[-1] += piece
