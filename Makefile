@@ -1,0 +1,41 @@
+# Local development. A fresh machine needs only Python 3.11, make and git:
+# the first target run creates .venv and installs the pinned set; later runs
+# reinstall only when pyproject.toml or constraints.txt changed.
+
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test test-unit bench clean-var
+
+$(VENV)/bin/python:
+	@py=$$(command -v python3.11 || command -v python3 || true); \
+	if [ -z "$$py" ] || ! "$$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+		echo "xianjie needs Python 3.11 (python3.11 or python3 on PATH)" >&2; exit 1; \
+	fi; \
+	echo "creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[test]'
+	touch $@
+
+## dev: start PostgreSQL, Temporal, the broker and every service in the foreground (Ctrl-C stops all)
+dev: $(STAMP)
+	$(VENV)/bin/xianjie dev
+
+## test: the whole suite (it starts its own servers on free ports)
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest tests -q
+
+## test-unit: pure logic only, no servers
+test-unit: $(STAMP)
+	$(VENV)/bin/python -m pytest tests/unit -q
+
+## bench: every bench/*.py in turn; each prints one JSON object on its last line
+bench: $(STAMP)
+	@set -e; for f in bench/*.py; do \
+		[ -e "$$f" ] || continue; echo "== $$f"; $(VENV)/bin/python "$$f"; \
+	done
+
+## clean-var: DESTROYS all local data (PostgreSQL, Temporal, logs under var/); the next `make dev` starts fresh
+clean-var:
+	rm -rf var
