@@ -10,7 +10,7 @@ import unicodedata
 
 from .model import Deadline, Document, Target
 
-_COLUMNS = (("ref", 12), ("措施", 24), ("牵头单位", 20), ("责任单位", 28), ("目标", 24), ("时限", 14))
+_COLUMNS = (("ref", 16), ("措施", 24), ("牵头单位", 20), ("责任单位", 28), ("目标", 24), ("时限", 24))
 
 
 def _width(s: str) -> int:
@@ -52,7 +52,7 @@ def format_table(doc: Document) -> str:
     for m in doc.measures:
         lead = "、".join(m.lead_units) + ("(推定)" if m.lead_inferred else "")
         resp = "、".join(m.responsible_units) + ("等" if m.and_others else "")
-        targets = "; ".join(_target(t) for t in m.targets) or "-"
+        targets = f"{len(m.targets)}项 " + "; ".join(_target(t) for t in m.targets) if m.targets else "-"
         deadlines = "; ".join(_deadline(d) for d in m.deadlines) or "-"
         cells = (m.ref, m.title, lead, resp, targets, deadlines)
         lines.append(" | ".join(_fit(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())

@@ -32,7 +32,7 @@ _DOC_KIND = re.compile(
 
 def cn_to_int(s: str) -> int:
     """Chinese numeral (up to 九百九十九) or ASCII digits to int."""
-    if s.isdigit():
+    if s.isascii() and s.isdigit():
         return int(s)
     if len(s) == 1 and "①" <= s <= "⑳":
         return ord(s) - ord("①") + 1

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
 
 import pytest
+from docx import Document as DocxDocument
 from policy_parser_seedfiles import EXPECTED_DIR, SEED_COUNTS, seed_path
 
-from services.tasks.policy_parser import document_to_dict, parse_path
+from services.tasks.policy_parser import document_to_dict, parse_bytes, parse_path
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "policy-document.schema.json").read_text("utf-8"))
 
@@ -99,3 +101,25 @@ def _errors(value, schema, path="$", root=None):
         for i, item in enumerate(value):
             errors += _errors(item, schema["items"], f"{path}[{i}]", root)
     return errors
+
+
+FULL_WIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；", "%": "％"})
+
+
+@pytest.mark.parametrize("number", sorted(SEED_COUNTS))
+def test_seed_in_full_width_punctuation_and_gbk_gives_the_same_result(number):
+    path = seed_path(number)
+    text = path.read_text("utf-8")
+    variant = text.translate(FULL_WIDTH).encode("gb18030")
+    assert document_to_dict(parse_bytes(variant, path.name)) == document_to_dict(parse_path(path))
+
+
+@pytest.mark.parametrize("number", sorted(SEED_COUNTS))
+def test_seed_as_docx_gives_the_same_measures(number):
+    path = seed_path(number)
+    docx = DocxDocument()
+    for line in path.read_text("utf-8").splitlines():
+        docx.add_paragraph(line)
+    buf = io.BytesIO()
+    docx.save(buf)
+    assert document_to_dict(parse_bytes(buf.getvalue(), "seed.docx")) == document_to_dict(parse_path(path))
