@@ -15,7 +15,8 @@ from .text import sentences
 
 _BEFORE = r"(?:前|之前|以前|为止|止)"
 _PATTERN = re.compile(
-    rf"(?P<yearly_md>每年(?:的)?(?P<ym>\d{{1,2}})月(?P<yd>\d{{1,2}})日{_BEFORE}?)"
+    r"(?=[每\d截到至上今本当年])"
+    rf"(?:(?P<yearly_md>每年(?:的)?(?P<ym>\d{{1,2}})月(?P<yd>\d{{1,2}})日{_BEFORE}?)"
     rf"|(?P<yearly_end>每年(?:的)?(?:年底|年末|底){_BEFORE}?)"
     rf"|(?P<quarterly>每季度(?:末|底|结束后\d{{1,2}}日内|第一个月\d{{1,2}}日){_BEFORE}?)"
     rf"|(?P<monthly>每月(?:\d{{1,2}}日|底|末){_BEFORE}?)"
@@ -27,7 +28,7 @@ _PATTERN = re.compile(
     rf"|(?P<by_year>(?:到|至|截至|截止到?)(?P<by>(?:19|20)\d{{2}})年(?![\d月底末]))"
     rf"|(?P<year_before>(?<![\d\-—~])(?P<yb>(?:19|20)\d{{2}})年{_BEFORE})"
     rf"|(?P<half>上半年{_BEFORE}?)"
-    rf"|(?P<this_end>(?<![每\d])(?:今年|本年|当年)?(?:年底|年末|年内){_BEFORE}?)"
+    rf"|(?P<this_end>(?<![每\d])(?:今年|本年|当年)?(?:年底|年末|年内){_BEFORE}?))"
 )
 _PART_DAY = {"上旬": 10, "中旬": 20}
 

@@ -171,7 +171,7 @@ def extract_targets(text: str, default_year: int | None = None) -> list[Target]:
 
 def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
     out: list[Target] = []
-    subject = ""
+    heads: list[str] = []
     categories: list[str] = []
     in_scope = False
     offset = 0
@@ -205,14 +205,22 @@ def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
             for tok, (indicator, category) in zip(run, labels):
                 if indicator in ("", "增长", "增加", "提高", "提升", "增收"):
                     verb = "" if re.search(r"[到至]", seg) else indicator
+                    subject = _subject(heads)
                     indicator = _DELTA.sub("", subject) + verb if subject else indicator
                 cmp = tok.cmp or run[-1].cmp or _prefix_cmp(clause[seg_start[id(tok)] : tok.start]) or "="
                 for cat in ([category] if category or not _EACH.search(seg) or not categories else categories):
                     out.append(Target(indicator, year, cmp, tok.value, tok.unit, sentence, tok.value is None, cat))
+        heads.append(head)
+    return out
+
+
+def _subject(heads: list[str]) -> str:
+    """The subject of the nearest earlier clause, for ``…增长15%以上,达到13200元以上``."""
+    for head in reversed(heads):
         cleaned = _clean(head, share=True)
         if cleaned:
-            subject = re.split(r"[从由]", cleaned)[0]
-    return out
+            return re.split(r"[从由]", cleaned)[0]
+    return ""
 
 
 def _next_start(clause: str, prev_end: int) -> int:

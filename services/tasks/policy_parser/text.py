@@ -7,6 +7,7 @@ list or a clause, so every split here tracks bracket depth and quotes.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 OPEN, CLOSE = "(〔【[《", ")〕】]》"
 _YEAR = re.compile(r"(?<![\d\-—~至])((?:19|20)\d{2})\s*年(?![\d\-—~至])")
@@ -18,7 +19,8 @@ def split_top_sep(s: str, seps: str) -> list[tuple[str, str]]:
     depth = 0
     quote = False
     start = 0
-    for i, ch in enumerate(s):
+    for m in _special(seps).finditer(s):
+        ch, i = m.group(), m.start()
         if ch in OPEN:
             depth += 1
         elif ch in CLOSE:
@@ -27,11 +29,16 @@ def split_top_sep(s: str, seps: str) -> list[tuple[str, str]]:
             quote = True
         elif ch == "”":
             quote = False
-        elif ch in seps and depth == 0 and not quote and not (ch == ":" and s[i - 1 : i].isdigit() and s[i + 1 : i + 2].isdigit()):
+        elif depth == 0 and not quote and not (ch == ":" and s[i - 1 : i].isdigit() and s[i + 1 : i + 2].isdigit()):
             pieces.append((s[start:i], ch))
             start = i + 1
     pieces.append((s[start:], ""))
     return pieces
+
+
+@lru_cache(maxsize=32)
+def _special(seps: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape(OPEN + CLOSE + "“”" + seps) + "]")
 
 
 def split_top(s: str, seps: str) -> list[str]:
