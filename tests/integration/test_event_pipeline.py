@@ -40,7 +40,7 @@ def record_applied(conn, events) -> None:
         )
 
 
-def test_consumer() -> EventConsumer:
+def recording_consumer() -> EventConsumer:
     return EventConsumer(name="test", schema="assessment", handlers={"task.step.opened": record_applied})
 
 
@@ -72,7 +72,7 @@ def consume_until(dsn: str, done, group: str, timeout_s: float = 60) -> int:
             deadline = time.monotonic() + timeout_s
             while not done(duplicates):
                 assert time.monotonic() < deadline, "consumer did not catch up in time"
-                result = poll_and_apply(consumer, producer, conn, test_consumer(), timeout_ms=500)
+                result = poll_and_apply(consumer, producer, conn, recording_consumer(), timeout_ms=500)
                 if result:
                     duplicates += result.duplicates
     finally:
