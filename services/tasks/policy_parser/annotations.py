@@ -21,14 +21,19 @@ _LABEL_OTHER = r"(?:牵头|责任|分管|联系)领导|责任人|完成时限|�
 _LABEL = re.compile(rf"({LABEL_UNIT}|{_LABEL_OTHER})\s*(:)?\s*")
 _OPEN, _CLOSE = "(〔【[", ")〕】]"
 _BRACKET_START = re.compile(rf"[(〔【\[]\s*(?=(?:注\s*:?\s*)?(?:{LABEL_UNIT}|{_LABEL_OTHER}))")
-_LINE_LABEL = re.compile(rf"(?:^|(?<=[。;!?\n]))\s*(?={LABEL_UNIT}\s*:)")
+_LINE_LABEL = re.compile(rf"(?:^|(?<=[。;!?\n]))\s*(?=(?:{LABEL_UNIT}|{_LABEL_OTHER})\s*:)")
+_LABEL_ONLY = re.compile(rf"^\s*(?:{LABEL_UNIT}|{_LABEL_OTHER})\s*:?\s*$")
+_BRACKETED_LABEL = re.compile(rf"[【\[(〔]\s*({LABEL_UNIT}|{_LABEL_OTHER})\s*:?\s*[】\])〕]\s*")
 _CONV = re.compile(
     r"(?:逗号|分号|顿号)(?:之|以)?前"
     r"|(?:排名|排序|排在|列在|列于|位列|位于|列)?(?:第一|首位|首个|第1|最前)(?:位|个)?的?(?:单位|部门)?(?:为|是)牵头"
     r"|牵头(?:单位|部门)?(?:排在|列在|列于|列|为|是)(?:第一|首位|首个|最前)"
 )
 _PERSIST = re.compile(r"下同|以下同|后同|同下|以下各项|以下任务")
-_NOTE_SEGMENT = re.compile(r"下同|后同|同下|为牵头|是牵头|牵头单位为|牵头部门为|排名第一|排在第一|排在首位|列第一|列首位|逗号前|分号前|顿号前")
+_NOTE_SEGMENT = re.compile(
+    r"下同|后同|同下|为牵头|是牵头|牵头单位为|牵头部门为|排名第一|排在第一|排在首位|列第一|列首位|逗号前|分号前|顿号前"
+    r"|\d+\s*[月日]|年底|年内|报送|上报|完成|之前"
+)
 _DUTY_SUFFIX = re.compile(r"(?:按照?|根据)?(?:各自)?(?:职责|职能)(?:分工)?(?:负责|落实)?$|分别负责$|各负其责$")
 _LEAD_MARK = re.compile(r"[(〔【\[]\s*(?:牵头|牵头单位|主责|主责单位)\s*[)〕】\]]$")
 _AND_OTHERS = re.compile(r"等(?:有关|相关)?(?:部门|单位|成员单位|市直部门|县直部门)?$")
@@ -74,7 +79,6 @@ class Annotation:
     raw: str
     lead_text: list[str] = field(default_factory=list)
     resp_text: list[str] = field(default_factory=list)
-    time_text: list[str] = field(default_factory=list)
     convention: str | None = None
     persistent: bool = False
 
@@ -115,8 +119,6 @@ def _parse_content(content: str, ann: Annotation) -> None:
         label = m.group(1)
         if re.search(LABEL_UNIT, label):
             (ann.lead_text if re.match(rf"(?:{_LEAD_WORDS})", label) else ann.resp_text).append(part)
-        elif re.search("时", label):
-            ann.time_text.append(part)
     if not labels:
         _parse_style(content, ann)
     ann.convention, ann.persistent = _convention(content)
@@ -151,7 +153,11 @@ def find_annotations(text: str) -> list[Annotation]:
         j = _match_close(text, i)
         inner = text[i + 1 : j - 1 if j <= len(text) and text[j - 1] in _CLOSE else j]
         ann = Annotation(i, j, text[i:j])
-        if _BRACKET_START.match(text, i):
+        if _BRACKET_START.match(text, i) and _LABEL_ONLY.match(inner):
+            j = _line_end(text, i)
+            ann = Annotation(i, j, text[i:j])
+            _parse_content(_BRACKETED_LABEL.sub(r"\1:", text[i:j]).strip(), ann)
+        elif _BRACKET_START.match(text, i):
             _parse_content(inner.strip(), ann)
         elif "牵头" in inner:
             _parse_content(inner.strip(), ann)
@@ -174,12 +180,18 @@ def _line_annotations(text: str, taken: list[Annotation]) -> list[Annotation]:
         start = m.end()
         if any(a.start <= start < a.end for a in taken + out):
             continue
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end
+        end = _line_end(text, start)
+        stop = text.find("。", start, end)
+        end = stop + 1 if stop >= 0 else end
         ann = Annotation(start, end, text[start:end])
         _parse_content(text[start:end].strip(), ann)
         out.append(ann)
     return out
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
 
 
 def _merge_adjacent(text: str, anns: list[Annotation]) -> list[Annotation]:
@@ -191,7 +203,6 @@ def _merge_adjacent(text: str, anns: list[Annotation]) -> list[Annotation]:
             prev.end = ann.end
             prev.lead_text += ann.lead_text
             prev.resp_text += ann.resp_text
-            prev.time_text += ann.time_text
             if ann.convention:
                 prev.convention, prev.persistent = ann.convention, ann.persistent
         else:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .structure import is_title_line, match_marker
+
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FOLD.update({0x3000: 0x20, 0xA0: 0x20, 0x09: 0x20, 0xFE59: 0x28, 0xFE5A: 0x29, 0x2236: 0x3A})
 _FOLD.update({cp: None for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD)})
@@ -39,6 +41,7 @@ _URL = re.compile(r"https?://|www\.|[A-Za-z0-9-]+\.(?:com|cn|net|org)\b")
 _PUNCT_ONLY = re.compile(r"^[\s\-—–_=*·.。…,、|/\\~#<>\[\]()第页共\d]*$")
 _LABEL_START = re.compile(r"^[(〔【\[]?\s*(?:主要)?(?:牵头|责任|主责|配合|协办|协助|参与)(?:单位|部门)")
 _TERMINAL = "。!?;:”」』)"
+_DATE = re.compile(r"^(?:\d{4}|[〇零一二三四五六七八九]{4})\s*年.{1,3}月.{1,3}日$")
 _CONTINUES = re.compile(r"^(?:元|亩|%|吨|千克|公斤|万元|万人|万亩|万户|万吨|亿元|人以上|户以上|个以上|头以上|以上|以下|[、,。;:)])")
 
 
@@ -66,11 +69,14 @@ def clean(text: str) -> CleanText:
         if len(line) < 80 and _JUNK.search(line) and not _LABEL_START.search(line):
             continue
         if _PUNCT_ONLY.match(line):
+            if re.fullmatch(r"[。,;、:!?)]+", line) and kept and kept[-1]:
+                kept[-1] += line
             continue
         if len(line) < 100 and _URL.search(line) and "。" not in line:
             continue
         kept.append(line)
-    return CleanText(_join_broken(_drop_repeats(kept)), meta)
+    lines = _join_broken(_drop_repeats(kept))
+    return CleanText(_unwrap(lines) if _hard_wrapped(lines) else lines, meta)
 
 
 def _drop_repeats(lines: list[str]) -> list[str]:
@@ -104,3 +110,35 @@ def _join_broken(lines: list[str]) -> list[str]:
         else:
             out.append(line)
     return out
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """Text copied from a PDF breaks every line at a fixed width, mid-sentence."""
+    long_lines = [line for line in lines if len(line) >= 15]
+    open_ended = [line for line in long_lines if line[-1] not in _TERMINAL]
+    return len(long_lines) >= 5 and len(open_ended) > 0.5 * len(long_lines)
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    widths = sorted(len(line) for line in lines if len(line) >= 15)
+    full = 0.8 * widths[len(widths) // 2]
+    out: list[str] = []
+    for line in lines:
+        prev = out[-1] if out else ""
+        if prev and (prev.count("(") > prev.count(")") or _wrapped_pair(prev, line, full)):
+            out[-1] = prev + line
+        else:
+            out.append(line)
+    return out
+
+
+def _wrapped_pair(prev: str, line: str, full: float) -> bool:
+    return (
+        prev[-1] not in _TERMINAL
+        and len(prev) >= full
+        and not is_title_line(prev)
+        and match_marker(line) is None
+        and _LABEL_START.search(line) is None
+        and not _DATE.match(prev)
+        and not _DATE.match(line)
+    )

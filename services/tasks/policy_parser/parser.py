@@ -71,7 +71,7 @@ def parse_text(text: str) -> Document:
             lead_inferred=units.lead_inferred, and_others=units.and_others,
             raw_annotation=p.ann.raw,
             targets=extract_targets(p.text, year),
-            deadlines=extract_deadlines("\n".join([p.text, *p.ann.time_text]), date),
+            deadlines=extract_deadlines(p.text + "\n" + p.ann.raw, date),
         ))
     measure_nodes = {id(p.node) for p in passages}
     return Document(

@@ -1,9 +1,9 @@
 """Build the section tree from the document's own numbering.
 
-Levels are not fixed by marker type: the first marker kind seen becomes the
-outer level and a kind already open on the stack closes back to its level.
-That copes with ``一、 (一) 1. (1) ①`` as well as documents that skip a level
-or number ``(一)…(二十八)`` / ``1.…17.`` continuously across chapters.
+A kind already open on the stack closes back to its level; a new kind nests
+under the open node unless it is conventionally higher (一、 > (一) > 1. > (1) > ①),
+so documents that skip a level, or number ``(一)…(二十八)`` / ``1.…17.``
+continuously across chapters, keep their shape.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ MARKERS: list[tuple[str, re.Pattern[str]]] = [
     ("pnum", re.compile(r"^(?:\(\s*(\d{1,3})\s*\)|(\d{1,3})\))[、.]?\s*")),
     ("circ", re.compile(r"^([①-⑳])\s*")),
 ]
+_RANK = {kind: rank for rank, (kind, _) in enumerate(MARKERS)}
+_RANK["article"] = _RANK["cn"]
 _DOC_KIND = re.compile(
     r"(方案|计划|要点|意见|办法|通知|措施|规划|细则|规定|决定|纲要|清单|安排|说明|报告|制度|条例|指引|指南|公告|通报|"
     r"批复|分工|分解表|任务表|责任表|决议|方略|工程|行动)$"
@@ -104,7 +106,7 @@ def match_marker(line: str) -> tuple[str, int, str, str, str] | None:
 
 
 def is_title_line(line: str) -> bool:
-    if len(line) > 80 or "。" in line or line.endswith((",", ":", ";", "、")):
+    if len(line) > 80 or "。" in line or "," in line or line.endswith((":", ";", "、")):
         return False
     core = re.sub(r"(\([^()]*\)|〔[^〔〕]*〕)+$", "", line).strip()
     return bool(core) and bool(_DOC_KIND.search(core)) and match_marker(line) is None
@@ -121,9 +123,11 @@ def build_tree(lines: list[str]) -> Node:
             kind, n, marker, part, rest = found
             if kind == outer_kind and n == 1 and last_seen.get(kind, 0) > 1 and stack:
                 _detach_new_part(stack[-1], root)
-            while stack and any(s.kind == kind for s in stack):
-                if stack.pop().kind == kind:
-                    break
+            if any(s.kind == kind for s in stack):
+                while stack.pop().kind != kind:
+                    pass
+            while stack and _RANK[stack[-1].kind] > _RANK[kind]:
+                stack.pop()
             parent = stack[-1] if stack else root
             outer_kind = outer_kind or kind
             node = Node(kind, n, marker, part, idx, [rest])

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
 from docx import Document as DocxDocument
 from policy_parser_seedfiles import EXPECTED_DIR, SEED_COUNTS, seed_path
 
-from services.tasks.policy_parser import document_to_dict, parse_bytes, parse_path
+from services.tasks.policy_parser import document_to_dict, parse_bytes, parse_path, parse_text
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "policy-document.schema.json").read_text("utf-8"))
 
@@ -123,3 +124,20 @@ def test_seed_as_docx_gives_the_same_measures(number):
     buf = io.BytesIO()
     docx.save(buf)
     assert document_to_dict(parse_bytes(buf.getvalue(), "seed.docx")) == document_to_dict(parse_path(path))
+
+
+@pytest.mark.parametrize("number", sorted(SEED_COUNTS))
+@pytest.mark.parametrize("width", [22, 34, 40])
+def test_seed_hard_wrapped_like_pdf_text_gives_the_same_task_list(number, width):
+    path = seed_path(number)
+    text = path.read_text("utf-8")
+    wrapped = "\n".join("\n".join(textwrap.wrap(line, width)) if line else "" for line in text.split("\n"))
+    assert wrapped.count("\n") > text.count("\n") * 2
+
+    def task_list(doc):
+        return [(m.ref, m.lead_units, m.responsible_units, m.and_others, len(m.targets)) for m in doc.measures]
+
+    original, unwrapped = parse_path(path), parse_text(wrapped)
+    assert task_list(unwrapped) == task_list(original)
+    assert (unwrapped.title, unwrapped.issuer, unwrapped.date) == (original.title, original.issuer, original.date)
+    assert len(unwrapped.targets) == len(original.targets)
