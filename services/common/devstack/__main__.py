@@ -21,7 +21,8 @@ def main() -> None:
     sub.add_parser("bootstrap", help="migrate, create topics, load demo data, watch").add_argument("--infra-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    for chatty in ("kafka", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.action == "run":
         SERVERS[args.server](get_settings()).exec()
     else:
