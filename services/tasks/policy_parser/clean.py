@@ -25,7 +25,7 @@ def fold(text: str) -> str:
 
 _JUNK = re.compile(
     r"扫一扫|版权所有|copyright|打印本页|关闭窗口|【打印】|【关闭】|\[打印\]|\[关闭\]|账号\+密码|手机\+密码|微信扫码|扫码登录"
-    r"|立即注册|还没有账号|忘记密码|当前位置|您的位置|您现在的位置|所在位置|浏览次数|访问次数|阅读次数|点击次数|访问量"
+    r"|立即注册|还没有账号|忘记密码|当前位置|您.{0,4}位置|所在位置|字体|无障碍|长辈版|网站首页|信息公开首页|浏览次数|访问次数|阅读次数|点击次数|访问量"
     r"|分享到|字号[:\s]*[大中小]|icp备|网站标识码|公网安备|技术支持|网站地图|返回顶部|上一篇|下一篇|收藏本页|加入收藏"
     r"|本站仅提供|如若转载|免责声明|用户自发贡献|请发送邮件|^登录$|^注册$|^首页$|^打印$|^关闭$|^返回$|^分享$",
     re.I,
@@ -33,7 +33,8 @@ _JUNK = re.compile(
 _TRUNCATION = re.compile(r"试读结束|试看结束|剩余内容|查看完整内容|阅读全文请|查阅全文加|下载全文")
 _META_KEYS = (
     "索引号|发布机构|发文机关|发文单位|生效日期|废止日期|成文日期|发布日期|发布时间|文\\s*号|所属主题|主题分类|"
-    "信息来源|来源|公开方式|公开范围|有效性|责任编辑|访问次数|浏览次数|阅读次数|点击数"
+    "信息来源|来源|公开方式|公开范围|有效性|责任编辑|访问次数|浏览次数|阅读次数|点击数|组配分类|生成日期|名称|"
+    "体裁分类|服务对象|发文字号|公开日期|所属机构|发布单位"
 )
 _META_LINE = re.compile(rf"^(?:\|\s*)?(?:{_META_KEYS})\s*:")
 _META_PAIR = re.compile(rf"({_META_KEYS})\s*:\s*\|?\s*((?:(?!(?:{_META_KEYS})\s*:)[^|])*?)\s*(?=\||$|\s(?:{_META_KEYS})\s*:)")
@@ -68,7 +69,7 @@ def clean(text: str) -> CleanText:
             continue
         if len(line) < 80 and _JUNK.search(line) and not _LABEL_START.search(line):
             continue
-        if _PUNCT_ONLY.match(line):
+        if _PUNCT_ONLY.match(line) and not re.fullmatch(r"(?:19|20)\d{6}", line):
             if re.fullmatch(r"[。,;、:!?)]+", line) and kept and kept[-1]:
                 kept[-1] += line
             continue

@@ -12,13 +12,13 @@ import re
 
 from .structure import cn_to_int, is_title_line, match_marker
 
-_DATE_LINE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$")
+_DATE_LINE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$|^((?:19|20)\d{2})(\d{2})(\d{2})$")
 _CN_DATE_LINE = re.compile(r"^([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日$")
 _ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _ORG_LINE = re.compile(r"(领导小组|办公室|人民政府|政府|委员会|党委|局|委|办|厅|部|小组|中心|公司|集团|院|会|署|处|所|站|队|室)$")
-_YEAR_PAREN = re.compile(r"^\([^()]*\d{4}[^()]*\)$")
-_META_ISSUER = ("发布机构", "发文机关", "发文单位", "信息来源", "来源")
-_META_DATE = ("成文日期", "生效日期", "发布日期", "发布时间")
+_YEAR_PAREN = re.compile(r"^\(?[^()]*\d{4}[^()]*\)$")
+_META_ISSUER = ("发布机构", "发文机关", "发文单位", "发布单位", "所属机构", "信息来源", "来源")
+_META_DATE = ("成文日期", "生效日期", "生成日期", "发布日期", "发布时间", "公开日期")
 
 
 def find_title(lines: list[str], limit: int) -> str | None:
@@ -30,6 +30,11 @@ def find_title(lines: list[str], limit: int) -> str | None:
         first = lines[0] if lines else ""
         return first if first and len(first) <= 60 and "。" not in first and not match_marker(first) else None
     title = lines[best]
+    head = lines[best - 1] if best > 0 else ""
+    if head and len(head) <= 30 and not re.search(r"[。,:;()]", head) and not (
+        _date_line(head) or _is_org(head) or is_title_line(head) or match_marker(head)
+    ):
+        title = head + title
     for extra in lines[best + 1 : best + 3]:
         if not _YEAR_PAREN.match(extra):
             break
@@ -40,7 +45,7 @@ def find_title(lines: list[str], limit: int) -> str | None:
 def _date_line(line: str) -> str | None:
     m = _DATE_LINE.match(line)
     if m:
-        y, mo, d = (int(g) for g in m.groups())
+        y, mo, d = (int(g) for g in m.groups() if g)
     else:
         m = _CN_DATE_LINE.match(line)
         if not m:

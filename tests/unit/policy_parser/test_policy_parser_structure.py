@@ -77,3 +77,20 @@ def test_format_table():
     assert "2023-06-30" in table[3] and "…" in table[3]
     assert "县人社局(推定)" in table[4]
     assert table[-1] == "共 2 项措施, 文档目标 0 项"
+
+
+def test_joint_issuers_compact_date_and_two_line_title_behind_page_metadata():
+    text = (
+        "您现在所在的位置: 网站首页> 政府信息公开首页 > 乡村振兴\n"
+        "索引号: 113417310557733698/202204-00017 组配分类: 乡村振兴\n"
+        "发布机构: 某县数据资源管理局 主题分类: 综合政务\n"
+        "生成日期: 2022-04-22 发布日期: 2022-04-22\n"
+        "发布时间:2022-04-22 12:43 来源:某县数据资源管理局 浏览次数: 字体:[ ]\n"
+        "中共某县委员会\n某县人民政府\n20210315\n(此件公开发布)\n"
+        "全面推进乡村振兴\n加快农业农村现代化的实施方案\n"
+        "一、重点任务\n(一)稳定粮食生产。确保2022年全县粮食播种面积稳定在62万亩以上。(牵头单位:县农业农村局;责任单位:各乡镇人民政府)\n"
+    )
+    doc = parse_text(text)
+    assert (doc.title, doc.issuer, doc.date) == ("全面推进乡村振兴加快农业农村现代化的实施方案", "中共某县委员会、某县人民政府", "2021-03-15")
+    assert all("索引号" not in s.text and "字体" not in s.text for s in doc.sections)
+    assert [(t.indicator, t.year, t.value, t.unit) for t in doc.measures[0].targets] == [("全县粮食播种面积", 2022, 62, "万亩")]
