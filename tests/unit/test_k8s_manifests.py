@@ -319,6 +319,7 @@ def test_apis_autoscale_and_every_process_has_a_disruption_budget(base):
     hpas = by_name(base, "HorizontalPodAutoscaler")
     assert set(hpas) == set(APIS)
     for name, hpa in hpas.items():
+        assert "replicas" not in deployments[name]["spec"], f"{name}: the autoscaler owns the replica count"
         assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     pdbs = by_name(base, "PodDisruptionBudget")
@@ -451,6 +452,8 @@ def test_the_province_overlay_builds():
     for d in of_kind(docs, "Deployment") + of_kind(docs, "Job"):
         assert container(d)["image"] == image
     assert Counter(container(d)["command"][2] for d in of_kind(docs, "Deployment")) == Counter(PROCESSES)
+    for name in APIS:
+        assert "replicas" not in by_name(docs, "Deployment")[name]["spec"], f"{name}: the autoscaler owns it"
     for d in docs:
         assert d["metadata"]["labels"]["xianjie-phase"] in PHASES
     for m in of_kind(docs, "ServiceMonitor") + of_kind(docs, "PodMonitor"):
