@@ -20,6 +20,7 @@ LABEL_UNIT = rf"(?:{_LEAD_WORDS}|{_RESP_WORDS})(?:单位|部门|处室|科室)"
 _LABEL_OTHER = r"(?:牵头|责任|分管|联系)领导|责任人|完成时限|完成时间|时间节点|时限要求|办结时限|完成期限|时间要求"
 _LABEL = re.compile(rf"({LABEL_UNIT}|{_LABEL_OTHER})\s*(:)?\s*")
 _OPEN, _CLOSE = "(〔【[", ")〕】]"
+_OPEN_RE = re.compile(r"[(〔【\[]")
 _BRACKET_START = re.compile(rf"[(〔【\[]\s*(?=(?:注\s*:?\s*)?(?:{LABEL_UNIT}|{_LABEL_OTHER}))")
 _LINE_LABEL = re.compile(rf"(?:^|(?<=[。;!?\n]))\s*(?=(?:{LABEL_UNIT}|{_LABEL_OTHER})\s*:)")
 _LABEL_ONLY = re.compile(rf"^\s*(?:{LABEL_UNIT}|{_LABEL_OTHER})\s*:?\s*$")
@@ -146,10 +147,10 @@ def find_annotations(text: str) -> list[Annotation]:
     found: list[Annotation] = []
     pos = 0
     while True:
-        m = re.search(r"[(〔【\[]", text[pos:])
+        m = _OPEN_RE.search(text, pos)
         if not m:
             break
-        i = pos + m.start()
+        i = m.start()
         j = _match_close(text, i)
         inner = text[i + 1 : j - 1 if j <= len(text) and text[j - 1] in _CLOSE else j]
         ann = Annotation(i, j, text[i:j])

@@ -55,6 +55,6 @@ def format_table(doc: Document) -> str:
         targets = f"{len(m.targets)}项 " + "; ".join(_target(t) for t in m.targets) if m.targets else "-"
         deadlines = "; ".join(_deadline(d) for d in m.deadlines) or "-"
         cells = (m.ref, m.title, lead, resp, targets, deadlines)
-        lines.append(" | ".join(_fit(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
+        lines.append(" | ".join(_fit(c, w) for c, (_, w) in zip(cells, _COLUMNS, strict=True)).rstrip())
     lines.append(f"共 {len(doc.measures)} 项措施, 文档目标 {len(doc.targets)} 项")
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """Assemble a ``Document``: clean → section tree → annotated passages → measures.
 
-A measure is any passage that carries a unit annotation; passages are cut at
-annotations inside a numbered node, so one node may yield several measures
-(``二.(一)#2``) and unnumbered documents still work (``#1``, ``#2`` …).
+A measure is any passage that carries a unit annotation. A numbered item with
+one annotation is one measure (its whole text); with several annotations the
+item is cut at each of them (``二.(一)#2``), and unnumbered documents are cut
+per paragraph (``#1``, ``#2`` …).
 """
 
 from __future__ import annotations
@@ -98,19 +99,19 @@ def _passages(root: Node) -> tuple[list[_Passage], list[Annotation]]:
         for k, ann in enumerate(unit_anns, start=1):
             start = prev_end if node.kind != "root" else _paragraph_start(text, ann.start, prev_end)
             body = text[start : ann.start].strip(" \n")
+            if len(unit_anns) == 1 and node.kind != "root":
+                body = "\n".join(x for x in (body, text[ann.end :].strip(" \n")) if x)
             prev_end = ann.end
-            if node.kind == "root":
-                ref = f"#{k}"
-            else:
-                ref = node.ref if len(unit_anns) == 1 else f"{node.ref}#{k}"
-            title = node.heading if node.kind != "root" and k == 1 else split_heading(body.split("\n", 1)[0])[0]
+            ref = f"#{k}" if node.kind == "root" else node.ref if len(unit_anns) == 1 else f"{node.ref}#{k}"
+            title = split_heading(body.split("\n", 1)[0])[0] or node.heading
             passages.append(_Passage(node, ref, title, body, ann))
     return passages, notes
 
 
 def _paragraph_start(text: str, pos: int, floor: int) -> int:
     """Outside numbered sections a measure is the paragraph holding (or just above) its annotation."""
-    start = text.rfind("\n", floor, pos) + 1 if text.rfind("\n", floor, pos) >= 0 else floor
+    newline = text.rfind("\n", floor, pos)
+    start = newline + 1 if newline >= 0 else floor
     if not text[start:pos].strip():
         prev = text.rfind("\n", floor, max(start - 1, floor))
         start = prev + 1 if prev >= 0 else floor

@@ -202,7 +202,7 @@ def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
             labels, cats = _labels(clause, kept, run, seg, categories, seg_start)
             if cats:
                 categories = cats
-            for tok, (indicator, category) in zip(run, labels):
+            for tok, (indicator, category) in zip(run, labels, strict=True):
                 if indicator in ("", "增长", "增加", "提高", "提升", "增收"):
                     verb = "" if re.search(r"[到至]", seg) else indicator
                     subject = _subject(heads)

@@ -151,3 +151,10 @@ def test_numbering_restarts_and_continuous_numbering():
     doc = parse_text(text)
     assert [m.ref for m in doc.measures] == ["一.(一)", "一.(二)", "二.(三)", "三.1", "四.2"]
     assert [s.ref for s in doc.sections] == ["一", "二", "三", "四"]
+
+
+def test_annotation_on_the_heading_line_covers_the_whole_item():
+    doc = parse_text("一、任务\n(一)产业帮扶(牵头单位:县农业农村局)\n发展特色产业,新增合作社30个。\n(二)就业帮扶\n")
+    m = doc.measures[0]
+    assert (m.ref, m.title, m.text) == ("一.(一)", "产业帮扶", "产业帮扶\n发展特色产业,新增合作社30个。")
+    assert [(t.indicator, t.value, t.unit) for t in m.targets] == [("新增合作社", 30, "个")]
