@@ -25,7 +25,7 @@ def read_path(path: str | Path) -> str:
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise ParseError(f"无法读取文件 (cannot read file): {p.name}: {exc.strerror}") from exc
+        raise ParseError(f"无法读取文件 (cannot read file): {p.name}: {exc.strerror or exc}") from exc
     return read_bytes(data, p.name)
 
 
