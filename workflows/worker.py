@@ -1,29 +1,42 @@
-"""The Temporal worker: registers every workflow and activity of the project."""
+"""The Temporal worker: registers every workflow and activity of the project, and
+runs the starter that gives each published task its workflow."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
+from psycopg_pool import ConnectionPool
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from services.common.config import get_settings
+from services.common.db import create_pool
+from workflows.activities.task_activities import TaskActivities
 from workflows.ping import PingWorkflow
+from workflows.task_starter import run_starter
+from workflows.task_workflow import PolicyTaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow]
-ACTIVITIES: list = []
+WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow]
 
 
-def build_worker(client: Client, task_queue: str | None = None) -> Worker:
+def activities(pool: ConnectionPool) -> list:
+    tasks = TaskActivities(pool)
+    return [tasks.open_steps, tasks.record_timers, tasks.apply_action, tasks.close_task]
+
+
+def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:
+    """A worker for the project's task queue; activities need a pool (workflow-only tests pass none)."""
     return Worker(
         client,
         task_queue=task_queue or get_settings().temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=ACTIVITIES,
+        activities=activities(pool) if pool is not None else [],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
     )
 
 
@@ -34,7 +47,8 @@ async def run_worker(stop: asyncio.Event, sdk_metrics_port: int | None = None) -
     if sdk_metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{s.bind_host}:{sdk_metrics_port}")))
     client = await Client.connect(s.temporal_address, namespace=s.temporal_namespace, runtime=runtime)
-    worker = build_worker(client)
-    async with worker:
-        log.info("worker polling %s on %s", s.temporal_task_queue, s.temporal_address)
-        await stop.wait()
+    with create_pool(max_size=20) as pool:
+        pool.wait()
+        async with build_worker(client, pool):
+            log.info("worker polling %s on %s", s.temporal_task_queue, s.temporal_address)
+            await asyncio.gather(stop.wait(), run_starter(client, pool, s.temporal_task_queue, stop))

@@ -44,8 +44,8 @@ class StepPlan:
 
     @property
     def due_at(self) -> datetime:
-        """The end of the due day: from this moment on the step is overdue."""
-        return at_midnight(self.due_date + timedelta(days=1))
+        """The last second of the due day; a moment later the step is overdue."""
+        return datetime.combine(self.due_date, time(23, 59, 59), TZ)
 
 
 @dataclass(frozen=True)

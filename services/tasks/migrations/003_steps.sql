@@ -12,7 +12,7 @@ CREATE TABLE tasks.steps (
     period          text NOT NULL,              -- 2023-05, 2023-Q2, 2023-H1, 2023, or '' for one-off steps
     label           text NOT NULL,              -- 签收, 月报 (2023年5月), …
     opened_at       timestamptz NOT NULL,
-    due_at          timestamptz NOT NULL,       -- end of the due day, Asia/Shanghai
+    due_at          timestamptz NOT NULL,       -- 23:59:59 of the due day, Asia/Shanghai
     status          text NOT NULL DEFAULT 'open'
                     CHECK (status IN ('open', 'submitted', 'approved', 'returned')),
     overdue         boolean NOT NULL DEFAULT false,

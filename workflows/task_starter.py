@@ -1,0 +1,103 @@
+"""Starts the workflow of every published task that has none yet.
+
+Publishing only writes PostgreSQL (tasks and their `task.published` events, in one
+transaction); the starter, running in the worker process, reads the tasks without
+a workflow and starts one each, idempotently (workflow id `task-<id>`, an existing
+one is kept). So a task is never published without its workflow, even when
+Temporal was down at the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+
+import psycopg
+from psycopg_pool import ConnectionPool
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from services.common.calendar import default_calendar
+from services.tasks.steps import TZ, horizon_for
+from workflows.task_workflow import LEAD_UNIT, REGION_CODE, TASK_ID, TASK_STATUS, PolicyTaskWorkflow, TaskPlan
+
+log = logging.getLogger(__name__)
+
+
+def plan_for(task: dict, search_attributes: bool = True, published_on: date | None = None) -> TaskPlan:
+    """The workflow input of a task row."""
+    published = published_on or task["published_at"].astimezone(TZ).date()
+    years = [t["year"] for t in task["targets"] if t.get("year")]
+    units = list(dict.fromkeys([*task["lead_unit_ids"], *task["responsible_unit_ids"]]))
+    work = default_calendar()
+    return TaskPlan(
+        task_id=task["id"],
+        region_code=task["region_code"],
+        title=task["title"],
+        lead_unit_ids=list(task["lead_unit_ids"]),
+        unit_ids=units,
+        published_on=published.isoformat(),
+        task_due=task["due_at"].isoformat() if task["due_at"] else None,
+        horizon=horizon_for(published, task["due_at"], years).isoformat(),
+        calendar=task["reporting_calendar"],
+        holidays=sorted(d.isoformat() for d in work.holidays),
+        workdays=sorted(d.isoformat() for d in work.workdays),
+        search_attributes=search_attributes,
+    )
+
+
+def search_attributes_of(plan: TaskPlan) -> TypedSearchAttributes:
+    return TypedSearchAttributes([
+        TASK_ID.value_set(str(plan.task_id)),
+        REGION_CODE.value_set(plan.region_code),
+        LEAD_UNIT.value_set(str(plan.lead_unit_ids[0]) if plan.lead_unit_ids else ""),
+        TASK_STATUS.value_set("open"),
+    ])
+
+
+async def start_task(client: Client, plan: TaskPlan, task_queue: str) -> None:
+    await client.start_workflow(
+        PolicyTaskWorkflow.run, plan, id=f"task-{plan.task_id}", task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=search_attributes_of(plan) if plan.search_attributes else None,
+    )
+
+
+async def start_pending(client: Client, pool: ConnectionPool, task_queue: str, limit: int = 200) -> int:
+    """Start the workflows of up to `limit` tasks that have none; returns how many."""
+    def pending() -> list[dict]:
+        with pool.connection() as conn:
+            return conn.execute(
+                """SELECT id, region_code, title, lead_unit_ids, responsible_unit_ids, published_at, due_at, targets,
+                          reporting_calendar FROM tasks.tasks
+                   WHERE workflow_started_at IS NULL AND status = 'open' ORDER BY id LIMIT %s""",
+                (limit,),
+            ).fetchall()
+
+    def mark(ids: list[int]) -> None:
+        with pool.connection() as conn:
+            conn.execute("UPDATE tasks.tasks SET workflow_started_at = now() WHERE id = ANY(%s)", (ids,))
+
+    tasks = await asyncio.to_thread(pending)
+    if not tasks:
+        return 0
+    await asyncio.gather(*(start_task(client, plan_for(t), task_queue) for t in tasks))
+    await asyncio.to_thread(mark, [t["id"] for t in tasks])
+    return len(tasks)
+
+
+async def run_starter(client: Client, pool: ConnectionPool, task_queue: str, stop: asyncio.Event,
+                      every_s: float = 2.0) -> None:
+    while not stop.is_set():
+        try:
+            started = await start_pending(client, pool, task_queue)
+            if started:
+                log.info("started %d task workflows", started)
+                continue
+        except (psycopg.OperationalError, RuntimeError) as e:
+            log.warning("starter: %s; retrying", e)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+        except asyncio.TimeoutError:
+            pass

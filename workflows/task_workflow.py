@@ -1,0 +1,257 @@
+"""PolicyTaskWorkflow: one per published task (id `task-<task id>`).
+
+It keeps the task's open steps as state and sleeps until the next moment
+anything happens: a period opens a new step, a reminder is due, a step becomes
+overdue, an overdue step climbs the escalation ladder. Department and office
+actions arrive as Updates, checked by a validator before anything is written;
+activities mirror every change to PostgreSQL and the outbox. Continue-as-new
+carries the state forward before the history grows large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from services.common.calendar import WorkCalendar
+    from services.tasks.step_rules import ACTIVE, Action, Step, apply, refusal
+    from services.tasks.steps import StepPlan, at_midnight, escalation_times, plan_steps, reminder_times
+    from workflows.activities.task_activities import TaskActivities, TimerEvent
+
+TASK_ID = SearchAttributeKey.for_keyword("TaskId")
+REGION_CODE = SearchAttributeKey.for_keyword("RegionCode")
+LEAD_UNIT = SearchAttributeKey.for_keyword("LeadUnit")
+TASK_STATUS = SearchAttributeKey.for_keyword("TaskStatus")
+NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
+
+ACTIVITY_OPTIONS = dict(
+    start_to_close_timeout=timedelta(seconds=60),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+)
+RECENT_KEYS_KEPT = 1000
+HISTORY_LIMIT = 8000
+
+
+@dataclass
+class TaskPlan:
+    """Everything the workflow needs, and the state continue-as-new carries forward."""
+
+    task_id: int
+    region_code: str
+    title: str
+    lead_unit_ids: list[int]
+    unit_ids: list[int]
+    published_on: str
+    task_due: str | None
+    horizon: str
+    calendar: dict
+    holidays: list[str] = field(default_factory=list)
+    workdays: list[str] = field(default_factory=list)
+    search_attributes: bool = True
+    # Seconds added to the workflow clock: 0 in production; a simulation of another
+    # year (policy simulate, the time-skipping tests) starts its clock on that year.
+    clock_offset_s: float = 0.0
+    history_limit: int = HISTORY_LIMIT
+    steps: list[Step] = field(default_factory=list)
+    opened_until: str | None = None
+    recent_keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SignOff:
+    actor_user_id: int
+    actor_roles: list[str]
+    text: str
+
+
+def fingerprint(action: Action) -> str:
+    return f"{action.name}:{action.step_key}:{action.actor_user_id}"
+
+
+@workflow.defn
+class PolicyTaskWorkflow:
+    def __init__(self) -> None:
+        self.steps: dict[str, Step] = {}
+        self.recent: dict[str, str] = {}
+        self.closed = False
+        self.changed = False
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, plan: TaskPlan) -> str:
+        self.plan = plan
+        self.steps = {s.key: s for s in plan.steps}
+        self.recent = dict(plan.recent_keys)
+        self.workdays = WorkCalendar(
+            frozenset(date.fromisoformat(d) for d in plan.holidays),
+            frozenset(date.fromisoformat(d) for d in plan.workdays),
+        )
+        opened_until = datetime.fromisoformat(plan.opened_until) if plan.opened_until else None
+        upcoming = [
+            p for p in plan_steps(plan.task_id, plan.unit_ids, plan.calendar, date.fromisoformat(plan.published_on),
+                                  date.fromisoformat(plan.task_due) if plan.task_due else None,
+                                  date.fromisoformat(plan.horizon), self.workdays)
+            if opened_until is None or p.opens_at > opened_until
+        ]
+        while not self.closed:
+            now = self._now()
+            opening = [p for p in upcoming if p.opens_at <= now]
+            if opening:
+                upcoming = upcoming[len(opening):]
+                await self._open(opening)
+                opened_until = opening[-1].opens_at
+            events = self._fire_timers(now)
+            if events:
+                await workflow.execute_activity_method(TaskActivities.record_timers, args=[plan.task_id, events],
+                                                       **ACTIVITY_OPTIONS)
+            self._upsert_search_attributes(done=not upcoming and not self.steps)
+            if self._history_is_long() and workflow.all_handlers_finished():
+                workflow.continue_as_new(replace(
+                    plan, steps=list(self.steps.values()),
+                    opened_until=opened_until.isoformat() if opened_until else plan.opened_until,
+                    recent_keys=self.recent,
+                ))
+            wake_at = self._next_moment(upcoming)
+            self.changed = False
+            timeout = (wake_at - self._now()) if wake_at else None
+            if timeout is not None and timeout <= timedelta(0):
+                continue
+            try:
+                await workflow.wait_condition(lambda: self.changed or self.closed, timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return "closed"
+
+    def _now(self) -> datetime:
+        return workflow.now() + timedelta(seconds=self.plan.clock_offset_s)
+
+    async def _open(self, plans: list[StepPlan]) -> None:
+        new = [Step(p.key, p.unit_id, p.kind, p.period, p.label, p.opens_at.isoformat(), p.due_date.isoformat())
+               for p in plans]
+        await workflow.execute_activity_method(TaskActivities.open_steps, args=[self.plan.task_id, new],
+                                               **ACTIVITY_OPTIONS)
+        self.steps.update({s.key: s for s in new})
+
+    def _timeline(self, step: Step) -> tuple[list[datetime], datetime, list]:
+        due = date.fromisoformat(step.due_date)
+        reminders = reminder_times(due, datetime.fromisoformat(step.opens_at),
+                                   self.plan.calendar.get("reminders_before_due_days", [3, 1]))
+        overdue_at = at_midnight(due + timedelta(days=1))
+        ladder = escalation_times(due, self.plan.calendar.get("escalation_ladder", []), self.workdays)
+        return reminders, overdue_at, ladder
+
+    def _fire_timers(self, now: datetime) -> list[TimerEvent]:
+        """Everything due by `now` on active steps, applied to the state; the events to record."""
+        events = []
+        for key, step in list(self.steps.items()):
+            if step.status not in ACTIVE:
+                continue
+            reminders, overdue_at, ladder = self._timeline(step)
+            due_reminders = [t for t in reminders[step.reminders_sent:] if t <= now and t < overdue_at]
+            if due_reminders:
+                step = replace(step, reminders_sent=step.reminders_sent + len(due_reminders))
+                events.append(TimerEvent(key, "reminded", 0, "", due_reminders[-1].isoformat()))
+            if not step.overdue and overdue_at <= now:
+                step = replace(step, overdue=True, reminders_sent=len(reminders))
+                events.append(TimerEvent(key, "overdue", 0, "", overdue_at.isoformat()))
+            if step.overdue:
+                for rung in ladder[step.escalation_level:]:
+                    if rung.at > now:
+                        break
+                    step = replace(step, escalation_level=rung.level)
+                    events.append(TimerEvent(key, "escalated", rung.level, rung.to_role, rung.at.isoformat()))
+            self.steps[key] = step
+        return events
+
+    def _next_moment(self, upcoming: list[StepPlan]) -> datetime | None:
+        moments = [upcoming[0].opens_at] if upcoming else []
+        for step in self.steps.values():
+            if step.status not in ACTIVE:
+                continue
+            reminders, overdue_at, ladder = self._timeline(step)
+            moments += [t for t in reminders[step.reminders_sent:] if t < overdue_at][:1]
+            if not step.overdue:
+                moments.append(overdue_at)
+            else:
+                moments += [r.at for r in ladder[step.escalation_level:]][:1]
+        return min(moments) if moments else None
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.plan.history_limit
+
+    def _upsert_search_attributes(self, done: bool) -> None:
+        if not self.plan.search_attributes:
+            return
+        active = [s for s in self.steps.values() if s.status in ACTIVE]
+        updates = [TASK_STATUS.value_set("closed" if self.closed else "done" if done else "open")]
+        if active:
+            next_due = min(date.fromisoformat(s.due_date) for s in active)
+            updates.append(NEXT_DUE_AT.value_set(at_midnight(next_due)))
+        workflow.upsert_search_attributes(updates)
+
+    @workflow.update
+    async def act(self, action: Action) -> dict:
+        """A department or office action on one step (签收, 报送, 延期, 审核, 退回, 改派)."""
+        async with self.lock:
+            if action.idempotency_key in self.recent:
+                return {"step_key": action.step_key, "repeated": True}
+            step = self.steps.get(action.step_key)
+            reason = refusal(step, action)
+            if reason:
+                raise ApplicationError(reason, type="Refused", non_retryable=True)
+            new_step, event = apply(step, action)
+            result = await workflow.execute_activity_method(
+                TaskActivities.apply_action, args=[self.plan.task_id, action, new_step, event], **ACTIVITY_OPTIONS
+            )
+            if new_step.status == "approved":
+                self.steps.pop(action.step_key, None)
+            else:
+                self.steps[action.step_key] = new_step
+            self.recent[action.idempotency_key] = fingerprint(action)
+            if len(self.recent) > RECENT_KEYS_KEPT:
+                self.recent = dict(list(self.recent.items())[-RECENT_KEYS_KEPT:])
+            self.changed = True
+            return result
+
+    @act.validator
+    def validate_act(self, action: Action) -> None:
+        seen = self.recent.get(action.idempotency_key)
+        if seen is not None:
+            if seen != fingerprint(action):
+                raise ValueError("该幂等键已用于另一操作 (idempotency key already used for another action)")
+            return
+        reason = refusal(self.steps.get(action.step_key), action)
+        if reason:
+            raise ValueError(reason)
+
+    @workflow.update
+    async def sign_off(self, request: SignOff) -> dict:
+        """The office signs the task off (销号): its open steps close and the workflow ends."""
+        await workflow.execute_activity_method(TaskActivities.close_task,
+                                               args=[self.plan.task_id, request.actor_user_id, request.text],
+                                               **ACTIVITY_OPTIONS)
+        self.closed = True
+        self.steps = {}
+        return {"task_id": self.plan.task_id, "status": "closed"}
+
+    @sign_off.validator
+    def validate_sign_off(self, request: SignOff) -> None:
+        if "office_admin" not in request.actor_roles:
+            raise ValueError("只有领导小组办公室可以销号 (office only)")
+        if not request.text.strip():
+            raise ValueError("销号须写明完成情况 (a closing note is required)")
+        if self.closed:
+            raise ValueError("任务已销号 (already closed)")
+
+    @workflow.query
+    def state(self) -> dict:
+        return {"task_id": self.plan.task_id, "closed": self.closed,
+                "steps": sorted((s.__dict__ for s in self.steps.values()), key=lambda s: (s["due_date"], s["key"]))}
