@@ -87,25 +87,61 @@ def _node_text(node: Node) -> str:
     return "\n".join(node.lines)
 
 
+def _full_text(node: Node) -> str:
+    """A node's text with its sub-items (markers included), for a measure that spans them."""
+    parts = ["\n".join(node.lines)]
+    parts += [c.marker + _full_text(c) for c in node.children]
+    return "\n".join(p for p in parts if p)
+
+
 def _passages(root: Node) -> tuple[list[_Passage], list[Annotation]]:
+    found = {id(n): find_annotations(_node_text(n)) for n in root.walk()}
+    units = {k: [a for a in anns if a.has_units] for k, anns in found.items()}
+    notes = [a for anns in found.values() for a in anns if not a.has_units]
     passages: list[_Passage] = []
-    notes: list[Annotation] = []
+    lifted: set[int] = set()
     for node in root.walk():
-        text = _node_text(node)
-        anns = find_annotations(text)
-        unit_anns = [a for a in anns if a.has_units]
-        notes += [a for a in anns if not a.has_units]
-        prev_end = 0
-        for k, ann in enumerate(unit_anns, start=1):
-            start = prev_end if node.kind != "root" else _paragraph_start(text, ann.start, prev_end)
-            body = text[start : ann.start].strip(" \n")
-            if len(unit_anns) == 1 and node.kind != "root":
-                body = "\n".join(x for x in (body, text[ann.end :].strip(" \n")) if x)
-            prev_end = ann.end
-            ref = f"#{k}" if node.kind == "root" else node.ref if len(unit_anns) == 1 else f"{node.ref}#{k}"
-            title = split_heading(body.split("\n", 1)[0])[0] or node.heading
-            passages.append(_Passage(node, ref, title, body, ann))
+        if id(node) in lifted:
+            continue
+        group = _group_annotation(node, units)
+        if group is not None:
+            lifted.add(id(node.children[-1]))
+            text = _full_text(node)
+            body = text.replace(group.raw, "", 1).strip(" \n")
+            passages.append(_Passage(node, node.ref, node.heading, body, group))
+            continue
+        passages += _node_passages(node, _node_text(node), units[id(node)])
     return passages, notes
+
+
+def _group_annotation(node: Node, units: dict[int, list[Annotation]]) -> Annotation | None:
+    """``(一)… 1.… 2.…`` followed by one annotation on its own line under the last item:
+    the annotation covers the whole group, not just the last item."""
+    if node.kind == "root" or len(node.children) < 2 or units[id(node)]:
+        return None
+    last = node.children[-1]
+    if last.children or any(units[id(n)] for c in node.children[:-1] for n in c.walk()):
+        return None
+    anns = units[id(last)]
+    text = _node_text(last)
+    if len(anns) != 1 or anns[0].start == 0 or text[anns[0].start - 1] != "\n" or text[anns[0].end :].strip():
+        return None
+    return anns[0]
+
+
+def _node_passages(node: Node, text: str, unit_anns: list[Annotation]) -> list[_Passage]:
+    passages = []
+    prev_end = 0
+    for k, ann in enumerate(unit_anns, start=1):
+        start = prev_end if node.kind != "root" else _paragraph_start(text, ann.start, prev_end)
+        body = text[start : ann.start].strip(" \n")
+        if len(unit_anns) == 1 and node.kind != "root":
+            body = "\n".join(x for x in (body, text[ann.end :].strip(" \n")) if x)
+        prev_end = ann.end
+        ref = f"#{k}" if node.kind == "root" else node.ref if len(unit_anns) == 1 else f"{node.ref}#{k}"
+        title = split_heading(body.split("\n", 1)[0])[0] or node.heading
+        passages.append(_Passage(node, ref, title, body, ann))
+    return passages
 
 
 def _paragraph_start(text: str, pos: int, floor: int) -> int:

@@ -158,3 +158,17 @@ def test_annotation_on_the_heading_line_covers_the_whole_item():
     m = doc.measures[0]
     assert (m.ref, m.title, m.text) == ("一.(一)", "产业帮扶", "产业帮扶\n发展特色产业,新增合作社30个。")
     assert [(t.indicator, t.value, t.unit) for t in m.targets] == [("新增合作社", 30, "个")]
+
+
+def test_annotation_after_a_group_of_sub_items_covers_the_group():
+    doc = parse_text(
+        "一、任务\n(一)产业帮扶。做好以下工作:\n1.发展种植,新增基地5个。\n2.发展养殖。\n(牵头单位:县农业农村局;责任单位:各乡镇)\n"
+        "(二)就业帮扶。\n1.技能培训。(责任单位:县人社局)\n2.公益岗位。\n(责任单位:县林草局)\n"
+    )
+    assert [(m.ref, m.title, m.lead_units) for m in doc.measures] == [
+        ("一.(一)", "产业帮扶", ["县农业农村局"]),
+        ("一.(二).1", "技能培训", ["县人社局"]),
+        ("一.(二).2", "公益岗位", ["县林草局"]),
+    ]
+    assert doc.measures[0].text == "产业帮扶。做好以下工作:\n1.发展种植,新增基地5个。\n2.发展养殖。"
+    assert [(t.indicator, t.value) for t in doc.measures[0].targets] == [("新增基地", 5)]
