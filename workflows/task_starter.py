@@ -16,9 +16,10 @@ from datetime import date
 import psycopg
 from psycopg_pool import ConnectionPool
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from services.common.calendar import default_calendar
+from services.common.config import get_settings
 from services.tasks.steps import TZ, horizon_for
 from workflows.task_workflow import LEAD_UNIT, REGION_CODE, TASK_ID, TASK_STATUS, PolicyTaskWorkflow, TaskPlan
 
@@ -49,16 +50,20 @@ def plan_for(task: dict, search_attributes: bool = True, published_on: date | No
 
 def search_attributes_of(plan: TaskPlan) -> TypedSearchAttributes:
     return TypedSearchAttributes([
-        TASK_ID.value_set(str(plan.task_id)),
-        REGION_CODE.value_set(plan.region_code),
-        LEAD_UNIT.value_set(str(plan.lead_unit_ids[0]) if plan.lead_unit_ids else ""),
-        TASK_STATUS.value_set("open"),
+        SearchAttributePair(TASK_ID, str(plan.task_id)),
+        SearchAttributePair(REGION_CODE, plan.region_code),
+        SearchAttributePair(LEAD_UNIT, str(plan.lead_unit_ids[0]) if plan.lead_unit_ids else ""),
+        SearchAttributePair(TASK_STATUS, "open"),
     ])
+
+
+def task_workflow_id(task_id: int) -> str:
+    return f"{get_settings().temporal_workflow_id_prefix}task-{task_id}"
 
 
 async def start_task(client: Client, plan: TaskPlan, task_queue: str) -> None:
     await client.start_workflow(
-        PolicyTaskWorkflow.run, plan, id=f"task-{plan.task_id}", task_queue=task_queue,
+        PolicyTaskWorkflow.run, plan, id=task_workflow_id(plan.task_id), task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=search_attributes_of(plan) if plan.search_attributes else None,
     )

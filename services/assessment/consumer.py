@@ -17,5 +17,11 @@ def build_consumer() -> EventConsumer:
         name="assessment",
         schema="assessment",
         handlers={},
-        ignored_types=frozenset({"task.published"}),  # the fact ledger starts from the steps of a task
+        # Known task events; the fact ledger that scores them comes with the assessment issue.
+        ignored_types=frozenset({
+            "task.published", "task.closed", "task.step.opened", "task.step.reminded", "task.step.overdue",
+            "task.step.escalated", "task.step.acknowledged", "task.step.submitted", "task.step.approved",
+            "task.step.returned", "task.step.extension_requested", "task.step.extended",
+            "task.step.extension_refused", "task.step.reassigned",
+        }),
     )

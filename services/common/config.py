@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="127.0.0.1:7233", validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
     temporal_task_queue: str = "xianjie"
+    temporal_workflow_id_prefix: str = ""  # lets several deployments (or tests) share one namespace
     temporal_ui_port: int = 8233
 
     # Kafka protocol broker. tansu joins a group only after the rebalance timeout,
