@@ -32,6 +32,11 @@ START = date(2023, 1, 3)
 
 @pytest.fixture
 def published_task(database_url):
+    return published_task_rows(database_url)
+
+
+def published_task_rows(database_url):
+    """A task published from DOC by the 姚安县 office, with its units and the demo users."""
     load_demo(database_url, with_policies=False)
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
         user = conn.execute("SELECT id FROM common.users WHERE username = 'yaoan_office'").fetchone()
