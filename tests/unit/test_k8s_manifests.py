@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from services.common.config import REPO_ROOT, Settings
+from services.common.devstack import SEARCH_ATTRIBUTES  # what every embedded Temporal registers
 from services.common.events import all_topics
 from services.serve import APIS, PROCESSES
 
@@ -27,16 +28,6 @@ OVERLAY = K8S / "overlays" / "province-example"
 TEMPORAL_VALUES = K8S / "temporal" / "values-temporal.yaml"
 PHASES = {"platform", "migrate", "apps"}
 
-# The custom search attributes the workflows set (DESIGN.md, Temporal visibility).
-SEARCH_ATTRIBUTES = {
-    "TaskId": "Keyword",
-    "RegionCode": "Keyword",
-    "LeadUnit": "Keyword",
-    "TaskStatus": "Keyword",
-    "NextDueAt": "Datetime",
-    "CaseId": "Keyword",
-    "CaseStatus": "Keyword",
-}
 
 
 def yaml_files() -> list[Path]:
