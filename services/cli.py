@@ -128,3 +128,51 @@ def policy_parse(
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         typer.echo(format_table(doc))
+
+
+@policy_app.command("simulate")
+def policy_simulate(
+    file: Path = typer.Argument(..., help="政策文件: .txt .docx .html"),
+    date_from: str = typer.Option(..., "--from", help="模拟开始(发布)日期 YYYY-MM-DD"),
+    date_to: str = typer.Option(..., "--to", help="模拟结束日期 YYYY-MM-DD"),
+    region: str = typer.Option("default", help="按该区划的报送日历模拟 (默认通用日历)"),
+    xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="同时写出 Excel 文件"),
+) -> None:
+    """Run the document's task workflows for a period and list every due date, reminder and escalation."""
+    import asyncio
+    from datetime import date
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.tasks.calendars import calendar_for
+    from services.tasks.excel import Column, to_xlsx
+    from services.tasks.policy_parser import ParseError, document_to_dict, parse_path
+    from services.tasks.simulate import simulate
+
+    try:
+        start, end = date.fromisoformat(date_from), date.fromisoformat(date_to)
+    except ValueError:
+        typer.echo("日期格式应为 YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    if end < start:
+        typer.echo("--to 不能早于 --from", err=True)
+        raise typer.Exit(2)
+    try:
+        document = document_to_dict(parse_path(file))
+    except (ParseError, OSError) as e:
+        typer.echo(f"无法解析 {file}: {e}", err=True)
+        raise typer.Exit(1) from None
+    rows = asyncio.run(simulate(document, calendar_for(region.ljust(12, "0")), start, end))
+    table = Table(title=f"{document.get('title') or file.name} 报送日历模拟 {start} ~ {end}")
+    for header in ("措施", "单位", "步骤", "截止", "事件", "时间"):
+        table.add_column(header)
+    for r in rows:
+        table.add_row(r.ref, r.unit, r.step, r.due_date, r.event, r.at)
+    Console().print(table)
+    typer.echo(f"共 {len(rows)} 条: {len(document['measures'])} 项措施")
+    if xlsx:
+        columns = [Column("ref", "措施编号"), Column("title", "措施"), Column("unit", "单位"), Column("step", "步骤"),
+                   Column("due_date", "截止日期"), Column("event", "事件"), Column("at", "时间")]
+        xlsx.write_bytes(to_xlsx(f"报送日历模拟 {start} ~ {end}", columns, [r.__dict__ for r in rows]))
+        typer.echo(f"已写出 {xlsx}")

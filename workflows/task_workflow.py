@@ -82,6 +82,7 @@ class PolicyTaskWorkflow:
         self.closed = False
         self.changed = False
         self.lock = asyncio.Lock()
+        self.timelines: dict[tuple[str, str], tuple] = {}
 
     @workflow.run
     async def run(self, plan: TaskPlan) -> str:
@@ -140,6 +141,14 @@ class PolicyTaskWorkflow:
         self.steps.update({s.key: s for s in new})
 
     def _timeline(self, step: Step) -> tuple[list[datetime], datetime, list]:
+        """Reminders, overdue moment and escalation ladder of a step; steps due on the same
+        day share them, so they are computed once per due day and opening time."""
+        cache_key = (step.due_date, step.opens_at)
+        if cache_key not in self.timelines:
+            self.timelines[cache_key] = self._compute_timeline(step)
+        return self.timelines[cache_key]
+
+    def _compute_timeline(self, step: Step) -> tuple[list[datetime], datetime, list]:
         due = date.fromisoformat(step.due_date)
         reminders = reminder_times(due, datetime.fromisoformat(step.opens_at),
                                    self.plan.calendar.get("reminders_before_due_days", [3, 1]))

@@ -9,12 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-StepStatus = Literal["open", "submitted", "approved", "returned"]
+StepStatus = Literal["open", "submitted", "approved", "returned", "closed"]
 StepKind = Literal["acknowledge", "monthly_report", "quarterly_analysis", "half_year_summary", "annual_summary",
                    "completion_report"]
 Urgency = Literal["overdue", "due_soon", "normal", "done"]
 
-STATUS_LABELS = {"open": "待办理", "submitted": "已提交", "approved": "已通过", "returned": "已退回"}
+STATUS_LABELS = {"open": "待办理", "submitted": "已提交", "approved": "已通过", "returned": "已退回", "closed": "已销号"}
 URGENCY_LABELS = {"overdue": "已逾期", "due_soon": "即将到期", "normal": "正常", "done": "已完成"}
 ROLE_LABELS = {"unit_head": "单位负责人", "leader": "分管领导", "office": "领导小组办公室"}
 HISTORY_LABELS = {

@@ -168,6 +168,11 @@ class TaskActivities:
             if task["status"] == "closed":
                 return
             conn.execute("UPDATE tasks.tasks SET status = 'closed' WHERE id = %s", (task_id,))
+            conn.execute(
+                """UPDATE tasks.steps SET status = 'closed', updated_at = now()
+                   WHERE task_id = %s AND status IN ('open', 'returned', 'submitted')""",
+                (task_id,),
+            )
             write_outbox(conn, "tasks", "tasks.events", new_envelope(
                 "task.closed", source="tasks", entity_id=str(task_id), key=f"task-{task_id}",
                 payload={"task_id": task_id, "note": text}))
