@@ -53,7 +53,7 @@ def serve_api(name: str) -> None:
 
 def serve_relay() -> None:
     from services.common import relay
-    from services.common.kafka import end_offsets, ensure_topics, make_producer
+    from services.common.kafka import ensure_topics, epochs_in_broker, make_producer, write_epoch
 
     s = get_settings()
     _wait(need_broker=True)
@@ -66,7 +66,7 @@ def serve_relay() -> None:
         try:
             with psycopg.connect(s.dsn, autocommit=True) as conn:
                 relay.run(
-                    conn, producer, end_offsets, batch_size=s.relay_batch_size, idle_sleep_s=s.relay_idle_sleep_s,
+                    conn, producer, epochs_in_broker, write_epoch, batch_size=s.relay_batch_size, idle_sleep_s=s.relay_idle_sleep_s,
                     should_stop=stop.is_set, on_cycle=live.beat,
                 )
         except psycopg.OperationalError:

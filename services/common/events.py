@@ -23,6 +23,8 @@ TOPICS: dict[str, int] = {
     "alerts.events": 3,
 }
 DLQ_SUFFIX = ".dlq"
+# Where the relay keeps its epoch marker, to notice a broker that lost its data.
+EPOCH_TOPIC = "xianjie.relay.epoch"
 SCHEMA_VERSION = 1
 OUTBOX_SCHEMAS = ("tasks", "alerts", "assessment")
 
@@ -35,6 +37,7 @@ def all_topics() -> dict[str, int]:
     """Every topic the system uses with its partition count, dead-letter topics included."""
     out = dict(TOPICS)
     out.update({dlq_topic(t): 1 for t in TOPICS})
+    out[EPOCH_TOPIC] = 1
     return out
 
 

@@ -8,6 +8,7 @@ cluster can be given longer ones through the environment.
 from __future__ import annotations
 
 import logging
+import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -15,7 +16,7 @@ from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
 from services.common.config import get_settings
-from services.common.events import all_topics
+from services.common.events import EPOCH_TOPIC, all_topics
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +70,29 @@ def ensure_topics(topics: dict[str, int] | None = None) -> list[str]:
         admin.close()
 
 
-def end_offsets(partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-    """The end offset of each partition; 0 for a partition the broker does not have.
-
-    A fresh client each time, so metadata cached before a broker restart cannot lie.
-    """
+def epochs_in_broker(timeout_s: float = 3.0) -> set[str]:
+    """Every epoch marker the broker holds (none after tansu restarted)."""
     ensure_topics()
     probe = make_consumer(None)
     try:
-        known = [tp for tp in partitions if tp.partition in (probe.partitions_for_topic(tp.topic) or ())]
-        ends = probe.end_offsets(known) if known else {}
-        return {tp: ends.get(tp, 0) for tp in partitions}
+        tp = TopicPartition(EPOCH_TOPIC, 0)
+        probe.assign([tp])
+        probe.seek_to_beginning(tp)
+        found: set[str] = set()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = probe.poll(timeout_ms=300).get(tp, [])
+            if not batch:
+                break
+            found |= {r.value.decode() for r in batch if r.value}
+        return found
     finally:
         probe.close()
+
+
+def write_epoch(epoch: str) -> None:
+    producer = make_producer()
+    try:
+        producer.send(EPOCH_TOPIC, value=epoch.encode()).get(timeout=30)
+    finally:
+        producer.close()

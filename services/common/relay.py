@@ -2,16 +2,18 @@
 
 Rows are marked published (with partition and offset) only after the broker
 acknowledged them. tansu keeps topics in memory: when it restarts, everything
-published but not yet consumed is gone. The relay notices that a partition's end
-offset has fallen below the highest offset it published there, and queues the
-recently published rows of that topic again; consumers skip what they had
-already applied, because they are idempotent on event_id.
+published but not yet consumed is gone. The relay keeps an epoch marker both in
+the broker (topic `xianjie.relay.epoch`) and in PostgreSQL; when the broker no
+longer holds the marker, it has lost its data, and the relay queues the recently
+published rows again. Consumers skip what they had already applied, because they
+are idempotent on event_id.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -19,7 +21,6 @@ import orjson
 import psycopg
 from kafka import KafkaProducer
 from psycopg.rows import tuple_row
-from kafka.structs import TopicPartition
 
 from services.common.events import OUTBOX_SCHEMAS
 from services.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_LAG, OUTBOX_PUBLISHED, OUTBOX_REPLAYED
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 
 # How far back the relay re-publishes when the broker has lost its data.
 REPLAY_WINDOW = "7 days"
-
-EndOffsets = Callable[[list[TopicPartition]], dict[TopicPartition, int]]
 
 
 def publish_batch(conn: psycopg.Connection, producer: KafkaProducer, schema: str, limit: int) -> int:
@@ -57,14 +56,6 @@ def publish_batch(conn: psycopg.Connection, producer: KafkaProducer, schema: str
                 WHERE o.id = v.id""",
             ([r[0] for r in rows], [m.partition for m in metas], [m.offset for m in metas]),
         )
-        conn.execute(
-            """INSERT INTO common.relay_watermarks (topic, kafka_partition, max_offset)
-               SELECT t, p, max(o) FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS v(t, p, o)
-               GROUP BY t, p
-               ON CONFLICT (topic, kafka_partition)
-               DO UPDATE SET max_offset = GREATEST(common.relay_watermarks.max_offset, EXCLUDED.max_offset)""",
-            ([r[1] for r in rows], [m.partition for m in metas], [m.offset for m in metas]),
-        )
     now = datetime.now(timezone.utc)
     for r in rows:
         OUTBOX_PUBLISHED.labels(schema, r[1]).inc()
@@ -72,31 +63,38 @@ def publish_batch(conn: psycopg.Connection, producer: KafkaProducer, schema: str
     return len(rows)
 
 
-def requeue_lost(conn: psycopg.Connection, end_offsets: EndOffsets) -> list[str]:
-    """Queue again the recent events of every topic whose broker lost data; returns those topics."""
-    marks = (
-        conn.cursor(row_factory=tuple_row)
-        .execute("SELECT topic, kafka_partition, max_offset FROM common.relay_watermarks")
-        .fetchall()
-    )
-    if not marks:
+def requeue_lost(conn: psycopg.Connection, epochs_in_broker: Callable[[], set[str]],
+                 write_epoch: Callable[[str], None]) -> list[str]:
+    """Queue again the recent events of every topic when the broker lost its data;
+    returns the topics queued again (none on the first run, when there is no epoch yet)."""
+    cur = conn.cursor(row_factory=tuple_row)
+    stored = cur.execute("SELECT epoch, written_at < now() - interval '1 hour' FROM common.relay_epoch").fetchone()
+    if stored is not None and stored[0] in epochs_in_broker():
+        if stored[1]:  # write it again now and then, so the broker's retention never drops it
+            write_epoch(stored[0])
+            conn.execute("UPDATE common.relay_epoch SET written_at = now()")
         return []
-    ends = end_offsets([TopicPartition(t, p) for t, p, _ in marks])
-    lost = sorted({t for t, p, high in marks if ends.get(TopicPartition(t, p), 0) <= high})
-    for topic in lost:
-        with conn.transaction():
-            replayed = 0
+    lost: list[str] = []
+    with conn.transaction():
+        if stored is not None:
             for schema in OUTBOX_SCHEMAS:
-                cur = conn.execute(
+                rows = cur.execute(
                     f"""UPDATE {schema}.outbox SET published_at = NULL, kafka_partition = NULL, kafka_offset = NULL
-                        WHERE topic = %s AND published_at > now() - interval '{REPLAY_WINDOW}'""",
-                    (topic,),
-                )
-                replayed += cur.rowcount
-            conn.execute("DELETE FROM common.relay_watermarks WHERE topic = %s", (topic,))
-        OUTBOX_REPLAYED.labels(topic).inc(replayed)
-        log.warning("broker lost the data of %s: %d recent events queued again", topic, replayed)
-    return lost
+                        WHERE published_at > now() - interval '{REPLAY_WINDOW}' RETURNING topic"""
+                ).fetchall()
+                for (topic,) in rows:
+                    OUTBOX_REPLAYED.labels(topic).inc()
+                lost += [t for (t,) in rows]
+        epoch = uuid.uuid4().hex
+        write_epoch(epoch)
+        conn.execute(
+            """INSERT INTO common.relay_epoch (epoch) VALUES (%s)
+               ON CONFLICT (id) DO UPDATE SET epoch = EXCLUDED.epoch, written_at = now()""",
+            (epoch,),
+        )
+    if lost:
+        log.warning("the broker lost its data: %d recent events queued again", len(lost))
+    return sorted(set(lost))
 
 
 def update_backlog_gauges(conn: psycopg.Connection) -> dict[str, int]:
@@ -112,7 +110,8 @@ def update_backlog_gauges(conn: psycopg.Connection) -> dict[str, int]:
 def run(
     conn: psycopg.Connection,
     producer: KafkaProducer,
-    end_offsets: EndOffsets,
+    epochs_in_broker: Callable[[], set[str]],
+    write_epoch: Callable[[str], None],
     *,
     batch_size: int,
     idle_sleep_s: float,
@@ -124,7 +123,7 @@ def run(
     last_check = 0.0
     while not should_stop():
         if time.monotonic() - last_check >= check_every_s:
-            requeue_lost(conn, end_offsets)
+            requeue_lost(conn, epochs_in_broker, write_epoch)
             update_backlog_gauges(conn)
             last_check = time.monotonic()
         published = sum(publish_batch(conn, producer, schema, batch_size) for schema in OUTBOX_SCHEMAS)

@@ -14,7 +14,7 @@ from services.common import relay
 from services.common.config import get_settings
 from services.common.consumer_base import EventConsumer, poll_and_apply
 from services.common.events import new_envelope, write_outbox
-from services.common.kafka import end_offsets, ensure_topics, make_consumer, make_producer
+from services.common.kafka import ensure_topics, epochs_in_broker, make_consumer, make_producer, write_epoch
 
 pytestmark = pytest.mark.integration
 
@@ -136,15 +136,17 @@ def test_events_accepted_before_a_broker_restart_are_applied_after_it(env, broke
     queue_events(env, prefix, 4)
     producer = make_producer()
     with psycopg.connect(env, autocommit=True) as conn:
+        assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [], "the first run only writes its epoch"
         assert relay.publish_batch(conn, producer, "tasks", 100) == 4
+        assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [], "a busy broker has lost nothing"
     producer.close()
     consume_until(env, lambda _: len(applied(env, prefix)) >= 1, group=f"g-{prefix}")  # some applied before the crash
 
     broker.restart()  # tansu keeps topics in memory: everything published is gone
 
     with psycopg.connect(env, autocommit=True) as conn:
-        assert relay.requeue_lost(conn, end_offsets) == [TOPIC]
-        assert relay.requeue_lost(conn, end_offsets) == [], "nothing to requeue twice"
+        assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [TOPIC]
+        assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [], "nothing to requeue twice"
         producer = make_producer()
         assert relay.publish_batch(conn, producer, "tasks", 100) >= 4
         producer.close()
