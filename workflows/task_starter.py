@@ -45,6 +45,7 @@ def plan_for(task: dict, search_attributes: bool = True, published_on: date | No
         holidays=sorted(d.isoformat() for d in work.holidays),
         workdays=sorted(d.isoformat() for d in work.workdays),
         search_attributes=search_attributes,
+        webhook=bool(get_settings().webhook_url),
     )
 
 

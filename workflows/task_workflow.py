@@ -16,13 +16,13 @@ from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.common.calendar import WorkCalendar
     from services.tasks.step_rules import ACTIVE, Action, Step, apply, refusal
     from services.tasks.steps import StepPlan, at_midnight, escalation_times, plan_steps, reminder_times
-    from workflows.activities.task_activities import TaskActivities, TimerEvent
+    from workflows.activities.task_activities import TaskActivities, TimerEvent, send_webhook
 
 TASK_ID = SearchAttributeKey.for_keyword("TaskId")
 REGION_CODE = SearchAttributeKey.for_keyword("RegionCode")
@@ -57,6 +57,7 @@ class TaskPlan:
     # Seconds added to the workflow clock: 0 in production; a simulation of another
     # year (policy simulate, the time-skipping tests) starts its clock on that year.
     clock_offset_s: float = 0.0
+    webhook: bool = False  # post escalations to the configured group bot
     history_limit: int = HISTORY_LIMIT
     steps: list[Step] = field(default_factory=list)
     opened_until: str | None = None
@@ -111,6 +112,7 @@ class PolicyTaskWorkflow:
             if events:
                 await workflow.execute_activity_method(TaskActivities.record_timers, args=[plan.task_id, events],
                                                        **ACTIVITY_OPTIONS)
+                self._announce(events)
             self._upsert_search_attributes(done=not upcoming and not self.steps)
             if self._history_is_long() and workflow.all_handlers_finished():
                 workflow.continue_as_new(replace(
@@ -129,6 +131,25 @@ class PolicyTaskWorkflow:
                 pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         return "closed"
+
+    def _announce(self, events: list[TimerEvent]) -> None:
+        """Post escalations to the group bot in the background: a failing webhook never blocks the task."""
+        if not (workflow.patched("webhook-notifications") and self.plan.webhook):
+            return
+        lines = [f"【逾期督办】{self.plan.title} · {self.steps[e.step_key].label}"
+                 f" 截止 {self.steps[e.step_key].due_date},已督办至第{e.level}级({e.to_role})"
+                 for e in events if e.event == "escalated" and e.step_key in self.steps]
+        if lines:
+            asyncio.create_task(self._post("\n".join(lines)))
+
+    async def _post(self, text: str) -> None:
+        try:
+            await workflow.execute_activity(
+                send_webhook, text, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=5),
+            )
+        except ActivityError:
+            workflow.logger.warning("webhook failed after retries; the task goes on")
 
     def _now(self) -> datetime:
         return workflow.now() + timedelta(seconds=self.plan.clock_offset_s)

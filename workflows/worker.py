@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from services.common.config import get_settings
 from services.common.db import create_pool
-from workflows.activities.task_activities import TaskActivities
+from workflows.activities.task_activities import TaskActivities, send_webhook
 from workflows.ping import PingWorkflow
 from workflows.task_starter import run_starter
 from workflows.task_workflow import PolicyTaskWorkflow
@@ -26,7 +26,7 @@ WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow]
 
 def activities(pool: ConnectionPool) -> list:
     tasks = TaskActivities(pool)
-    return [tasks.open_steps, tasks.record_timers, tasks.apply_action, tasks.close_task]
+    return [tasks.open_steps, tasks.record_timers, tasks.apply_action, tasks.close_task, send_webhook]
 
 
 def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     temporal_sdk_metrics_port: int = 9111  # the Temporal SDK's own Prometheus exporter (worker)
     bind_host: str = "127.0.0.1"
 
+    # Outgoing webhook for escalations (政务微信 / 钉钉 group bot); empty: none sent.
+    webhook_url: str = ""
+    webhook_timeout_s: float = 5.0
+
     # Authentication.
     jwt_secret: str = "xianjie-dev-secret-change-me-in-production-0123456789"
     token_ttl_s: int = 8 * 3600

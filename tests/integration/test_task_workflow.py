@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from temporalio.client import WorkflowUpdateFailedError
 
 from services.common.auth import load_principal
+from services.common.config import get_settings
 from services.common.db import create_pool
 from services.demo import load_demo
 from services.tasks import policies
@@ -180,3 +181,53 @@ async def test_continue_as_new_keeps_the_state(time_skipping_env, published_task
             opened = rows(database_url, "SELECT step_key, count(*) AS n FROM tasks.step_history h JOIN tasks.steps s ON s.id = h.step_id "
                           "WHERE h.action = 'opened' GROUP BY step_key HAVING count(*) > 1")
             assert opened == [], "no step opened twice across runs"
+
+
+class _Bot:
+    """A group-bot stand-in on loopback that records what it is sent (or fails every time)."""
+
+    def __init__(self, status: int):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/robot"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_escalations_reach_the_group_bot_and_a_failing_bot_blocks_nothing(
+    status, time_skipping_env, published_task, database_url, monkeypatch
+):
+    bot = _Bot(status)
+    monkeypatch.setenv("XIANJIE_WEBHOOK_URL", bot.url)
+    get_settings.cache_clear()
+    env = time_skipping_env
+    task, units, users = published_task
+    rsj = units["县人力资源和社会保障局"]
+    with create_pool(database_url) as pool:
+        async with build_worker(env.client, pool, task_queue="tq"):
+            plan = plan_for(task, search_attributes=False, published_on=START)
+            assert plan.webhook is True
+            plan.clock_offset_s = (at_work_hour(START) - await env.get_current_time()).total_seconds()
+            await env.client.start_workflow(PolicyTaskWorkflow.run, plan, id=f"task-{task['id']}", task_queue="tq")
+            await env.sleep(timedelta(days=20))
+    bot.server.shutdown()
+    assert bot.received, "the bot was called"
+    assert all(m["msgtype"] == "text" and "逾期督办" in m["text"]["content"] for m in bot.received)
+    ack = step(database_url, rsj, "acknowledge")
+    assert ack["escalation_level"] == 3, "escalations went on whatever the bot answered"
+    if status == 500:
+        assert len(bot.received) >= 5, "a failing bot is retried"

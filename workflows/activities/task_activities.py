@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import httpx
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from temporalio import activity
 
 from services.common import audit
 from services.common.auth import load_principal
+from services.common.config import get_settings
 from services.common.events import new_envelope, write_outbox
 from services.tasks.step_rules import Action, Step
 
@@ -179,3 +181,17 @@ class TaskActivities:
             audit.record(conn, service="tasks", principal=load_principal(conn, actor_user_id), action="task.sign_off",
                          entity="task", entity_id=task_id, before={"status": "open"},
                          after={"status": "closed", "note": text})
+
+
+@activity.defn
+def send_webhook(text: str) -> None:
+    """Post a text message to the configured group bot; raises on failure so Temporal retries.
+
+    The body `{"msgtype": "text", "text": {"content": ...}}` is what both 企业微信/政务微信
+    and 钉钉 group robots accept.
+    """
+    s = get_settings()
+    if not s.webhook_url:
+        return
+    response = httpx.post(s.webhook_url, json={"msgtype": "text", "text": {"content": text}}, timeout=s.webhook_timeout_s)
+    response.raise_for_status()
