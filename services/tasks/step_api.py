@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 
 from services.common.auth import Principal, require
 from services.common.config import get_settings
+from services.tasks.attachment_api import check_own
 from services.tasks.step_rules import Action
 from workflows.task_starter import task_workflow_id
 from workflows.task_workflow import PolicyTaskWorkflow, SignOff
@@ -27,7 +28,7 @@ class ActionBody(BaseModel):
     text: str = Field(default="", max_length=20000, description="报送内容、理由或意见")
     progress: int | None = Field(default=None, ge=0, le=100, description="进度 %")
     achieved: dict[str, float] = Field(default_factory=dict, description="完成值: 指标 → 数值")
-    attachments: list[str] = Field(default_factory=list, max_length=20, description="附件 id")
+    attachments: list[int] = Field(default_factory=list, max_length=20, description="附件 id (先上传到 /api/attachments)")
     new_due_date: date | None = Field(default=None, description="新的截止日期")
     new_unit_id: int | None = Field(default=None, gt=0, description="改派到的单位")
 
@@ -85,13 +86,15 @@ def _action_route(name: str, roles: tuple[str, ...], summary: str):
     ):
         body = body or ActionBody()
         step = _step(request, step_id)
+        with request.app.state.pool.connection() as conn:
+            check_own(conn, p, body.attachments)
         visible = step["unit_id"] == p.unit_id or ("office_admin" in p.roles and p.covers_region(step["region_code"]))
         if not visible:
             raise HTTPException(status_code=404, detail=f"步骤 {step_id} 不存在 (step not found)")
         action = Action(
             name=name, step_key=step["step_key"], idempotency_key=idempotency_key or uuid.uuid4().hex,
             actor_user_id=p.user_id, actor_unit_id=p.unit_id, actor_roles=p.roles, text=body.text,
-            progress=body.progress, achieved=body.achieved, attachments=tuple(body.attachments),
+            progress=body.progress, achieved=body.achieved, attachments=tuple(str(a) for a in body.attachments),
             new_due_date=body.new_due_date.isoformat() if body.new_due_date else None, new_unit_id=body.new_unit_id,
         )
         return await _update(client, step["task_id"], PolicyTaskWorkflow.act, action)

@@ -104,8 +104,17 @@ def test_publish_starts_workflows_and_actions_go_through_updates(client, databas
     assert r.status_code == 409 and "报送内容" in r.json()["detail"]
     r = client.post(f"/api/steps/{monthly['id']}/submit", headers=staff, json={"text": "本月开发岗位50个", "progress": 150})
     assert r.status_code == 422, "progress over 100 is refused by the schema"
-    r = client.post(f"/api/steps/{monthly['id']}/submit", headers=staff, json={"text": "本月开发岗位50个", "progress": 40})
+    evidence = client.post("/api/attachments", headers=staff, files={"file": ("台账.xlsx", b"PK-bytes", "application/octet-stream")})
+    assert evidence.status_code == 201
+    foreign = client.post("/api/attachments", headers=login(client, "yaoan_nync"), files={"file": ("x.txt", b"x", "text/plain")})
+    r = client.post(f"/api/steps/{monthly['id']}/submit", headers=staff,
+                    json={"text": "本月开发岗位50个", "attachments": [foreign.json()["id"]]})
+    assert r.status_code == 422, "another unit's attachment cannot be named"
+    r = client.post(f"/api/steps/{monthly['id']}/submit", headers=staff,
+                    json={"text": "本月开发岗位50个", "progress": 40, "attachments": [evidence.json()["id"]]})
     assert r.status_code == 200 and r.json()["status"] == "submitted"
+    assert client.get(f"/api/attachments/{evidence.json()['id']}", headers=office).content == b"PK-bytes"
+    assert client.get(f"/api/attachments/{evidence.json()['id']}", headers=login(client, "qingyang_office")).status_code == 404
 
     assert client.post(f"/api/steps/{monthly['id']}/approve", headers=staff).status_code == 403
     r = client.post(f"/api/steps/{monthly['id']}/return", headers=office, json={"text": ""})
@@ -117,6 +126,7 @@ def test_publish_starts_workflows_and_actions_go_through_updates(client, databas
         row = conn.execute("SELECT status, submission FROM tasks.steps WHERE id = %s", (monthly["id"],)).fetchone()
         audits = conn.execute("SELECT action FROM common.audit_log WHERE entity = 'step' ORDER BY id").fetchall()
     assert row["status"] == "approved" and row["submission"]["progress"] == 40
+    assert row["submission"]["attachments"] == [str(evidence.json()["id"])]
     assert [a["action"] for a in audits] == ["step.acknowledge", "step.submit", "step.approve"]
 
     other = login(client, "qingyang_office")
