@@ -6,7 +6,8 @@ Procfile: each app process calls `wait_for_stack` before it serves, and the
 loads the demo data, prints every address once the APIs answer /readyz, and
 keeps watching readiness (it runs for as long as the stack does, because
 honcho stops everything when any line exits). Ctrl-C reaches honcho, which
-stops every process group. Data stays under var/, so a second start reuses it.
+stops every process group. Data stays under var/, so a second start reuses it;
+the Procfile it ran is written to var/Procfile.dev for reference.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from services.common.devstack.checks import (
     temporal_problem,
     wait_for,
 )
-from services.common.devstack.servers import EmbeddedBroker, EmbeddedPostgres, EmbeddedTemporal, create_database
+from services.common.devstack.servers import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    EmbeddedTemporal,
+    create_database,
+    venv_binary,
+)
 
 log = logging.getLogger("xianjie.dev")
 
@@ -88,8 +95,6 @@ def dev_processes(infra_only: bool = False, s: Settings | None = None) -> dict[s
         procs["broker"] = f"{me} run broker"
     procs["bootstrap"] = f"{me} bootstrap" + (" --infra-only" if infra_only else "")
     if not infra_only:
-        from services.common.devstack.servers import venv_binary
-
         xianjie = shlex.quote(venv_binary("xianjie"))
         procs.update({name: f"exec {xianjie} serve {name}" for name in PROCESSES})
     return procs
