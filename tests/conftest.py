@@ -33,6 +33,9 @@ EXTERNAL_DSN = os.environ.get("DATABASE_URL")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Cheap password hashes: the tests log in hundreds of times (production keeps the defaults).
+    os.environ.setdefault("XIANJIE_ARGON2_TIME_COST", "1")
+    os.environ.setdefault("XIANJIE_ARGON2_MEMORY_KIB", "8192")
     if config.getoption("anyio_mode", default=None) is None and config.getini("anyio_mode") == "strict":
         config.option.anyio_mode = "auto"
 
@@ -90,9 +93,12 @@ def pg_server(servers_dir):
 
 @pytest.fixture(scope="session")
 def database_names(pg_server):
-    """Builds the migrated template once; yields a factory of fresh database names."""
+    """Builds the template once — migrated, with the demo registry and users (no policies),
+    since hashing the demo passwords is the slow part — and yields a factory of fresh
+    database names."""
     from services.common.db import migrate
     from services.common.devstack import create_database, drop_database
+    from services.demo import load_demo
 
     suffix = f"_{os.getpid()}" if EXTERNAL_DSN else ""  # a shared server may run other sessions
     template = f"xianjie_template{suffix}"
@@ -100,6 +106,7 @@ def database_names(pg_server):
     drop_database(admin, template)
     create_database(admin, template)
     migrate(pg_server.dsn_for(template))
+    load_demo(pg_server.dsn_for(template), with_policies=False)
     counter = itertools.count(1)
     yield SimpleNamespace(template=template, next=lambda: f"t{suffix}_{next(counter)}")
     drop_database(admin, template)

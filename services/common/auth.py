@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jwt
 import psycopg
@@ -29,20 +30,29 @@ ROLE_LABELS = {
     "data_entry": "数据录入员",
     "ops": "运维人员",
 }
-_hasher = PasswordHasher()
 _bearer = HTTPBearer(auto_error=False)
-# A well-formed hash to verify against when the user does not exist, so a wrong
-# username takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    s = get_settings()
+    return PasswordHasher(time_cost=s.argon2_time_cost, memory_cost=s.argon2_memory_kib)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A well-formed hash to verify against when the user does not exist, so a wrong
+    username takes as long as a wrong password."""
+    return _hasher().hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -83,7 +93,7 @@ def authenticate(conn: psycopg.Connection, username: str, password: str) -> dict
         "SELECT id, username, password_hash, disabled FROM common.users WHERE username = %s", (username,)
     ).fetchone()
     if row is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(row["password_hash"], password) or row["disabled"]:
         return None

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # Authentication.
     jwt_secret: str = "xianjie-dev-secret-change-me-in-production-0123456789"
     token_ttl_s: int = 8 * 3600
+    argon2_time_cost: int = 3  # password hashing cost (argon2id); the hash records its own parameters
+    argon2_memory_kib: int = 65536
     demo_password: str = "xianjie-demo"
 
     @property
