@@ -8,6 +8,7 @@ defines which listed unit leads, for that measure and, with 下同, the followin
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -19,8 +20,10 @@ _RESP_WORDS = "责任|配合|协办|协助|参与|负责|承办"
 LABEL_UNIT = rf"(?:{_LEAD_WORDS}|{_RESP_WORDS})(?:单位|部门|处室|科室)"
 _LABEL_OTHER = r"(?:牵头|责任|分管|联系)领导|责任人|完成时限|完成时间|时间节点|时限要求|办结时限|完成期限|时间要求"
 _LABEL = re.compile(rf"({LABEL_UNIT}|{_LABEL_OTHER})\s*(:)?\s*")
-_OPEN, _CLOSE = "(〔【[", ")〕】]"
+_OPEN = "(〔【["
 _OPEN_RE = re.compile(r"[(〔【\[]")
+_BRACKET_RE = re.compile(r"[(〔【\[)〕】\]\n]")
+_MAX_OPEN = 2000
 _BRACKET_START = re.compile(rf"[(〔【\[]\s*(?=(?:注\s*:?\s*)?(?:{LABEL_UNIT}|{_LABEL_OTHER}))")
 _LINE_LABEL = re.compile(rf"(?:^|(?<=[。;!?\n]))\s*(?=(?:{LABEL_UNIT}|{_LABEL_OTHER})\s*:)")
 _LABEL_ONLY = re.compile(rf"^\s*(?:{LABEL_UNIT}|{_LABEL_OTHER})\s*:?\s*$")
@@ -97,19 +100,19 @@ def _convention(text: str) -> tuple[str | None, bool]:
     return rule, bool(_PERSIST.search(text))
 
 
-def _match_close(text: str, i: int) -> int:
-    depth = 0
-    for j in range(i, len(text)):
-        ch = text[j]
+def _bracket_ends(text: str) -> dict[int, int]:
+    """End (exclusive) of every bracket closed on its own line, found in one pass."""
+    ends: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACKET_RE.finditer(text):
+        ch, i = m.group(), m.start()
         if ch == "\n":
-            return j
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return len(text)
+            stack.clear()
+        elif ch in _OPEN:
+            stack.append(i)
+        elif stack:
+            ends[stack.pop()] = i + 1
+    return ends
 
 
 def _parse_content(content: str, ann: Annotation) -> None:
@@ -145,14 +148,18 @@ def _parse_style(content: str, ann: Annotation) -> None:
 def find_annotations(text: str) -> list[Annotation]:
     """All annotations in a passage, adjacent pieces (own lines, a trailing note) merged."""
     found: list[Annotation] = []
+    ends = _bracket_ends(text)
     pos = 0
     while True:
         m = _OPEN_RE.search(text, pos)
         if not m:
             break
         i = m.start()
-        j = _match_close(text, i)
-        inner = text[i + 1 : j - 1 if j <= len(text) and text[j - 1] in _CLOSE else j]
+        if i not in ends and not _BRACKET_START.match(text, i):
+            pos = i + 1
+            continue
+        j = ends.get(i) or min(_line_end(text, i), i + _MAX_OPEN)
+        inner = text[i + 1 : j - 1 if i in ends else j]
         ann = Annotation(i, j, text[i:j])
         if _BRACKET_START.match(text, i) and _LABEL_ONLY.match(inner):
             j = _line_end(text, i)
@@ -177,9 +184,11 @@ def find_annotations(text: str) -> list[Annotation]:
 
 def _line_annotations(text: str, taken: list[Annotation]) -> list[Annotation]:
     out: list[Annotation] = []
+    spans = sorted((a.start, a.end) for a in taken)
     for m in _LINE_LABEL.finditer(text):
         start = m.end()
-        if any(a.start <= start < a.end for a in taken + out):
+        k = bisect.bisect_right(spans, (start, len(text) + 1))
+        if (k and spans[k - 1][1] > start) or (out and out[-1].end > start):
             continue
         end = _line_end(text, start)
         stop = text.find("。", start, end)

@@ -10,11 +10,12 @@ target with ``value=None`` and ``needs_value=True``, never a guess.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
 from .model import Target
-from .text import sentences, split_top, year_of
+from .text import YEAR, sentences, split_top
 
 _BASE_UNITS = (
     "个百分点|人次|公里|千米|平方米|立方米|公顷|千克|公斤|千瓦|兆瓦|小时|周岁|元|%|‰|人|户|个|家|名|头|只|羽|亩|吨|"
@@ -96,7 +97,7 @@ def _tokens(clause: str) -> list[_Token]:
 
 def _is_blank(clause: str, m: re.Match[str], prev: list[_Token]) -> bool:
     """A unit with no number where the sentence expects one (a template left blank)."""
-    before, after = clause[: m.start()], clause[m.end() :]
+    before, after = clause[max(0, m.start() - 40) : m.start()], clause[m.end() :]
     if before[-1:].isdigit() or before[-1:] == ".":
         return False
     unit = m.group("blank")
@@ -110,23 +111,38 @@ def _is_blank(clause: str, m: re.Match[str], prev: list[_Token]) -> bool:
     return unit == "个" and closes and not re.search(r"[一二三四五六七八九十百千万两几每各整这那某哪半多]$", before)
 
 
-def _skip(clause: str, tok: _Token, seg: str) -> bool:
+class _Scan:
+    """Quote and bracket depth at increasing positions of one clause, counted once."""
+
+    def __init__(self, clause: str) -> None:
+        self.clause, self.pos, self.quote, self.title, self.paren = clause, 0, 0, 0, 0
+
+    def at(self, end: int) -> _Scan:
+        seg = self.clause[self.pos : end]
+        self.quote += seg.count("“") - seg.count("”")
+        self.title += seg.count("《") - seg.count("》")
+        self.paren += seg.count("(") - seg.count(")")
+        self.pos = end
+        return self
+
+
+def _skip(clause: str, tok: _Token, seg: str, scan: _Scan) -> bool:
     """Qualifiers, baselines, ranges, ordinals and quoted names are not targets."""
-    before = clause[: tok.start]
-    if re.search(r"[-—~至]\s*$", before) or before.endswith("第"):
+    near = clause[max(0, tok.start - 40) : tok.start]
+    state = scan.at(tok.start)
+    if re.search(r"[-—~至]\s*$", near) or near.endswith("第"):
         return True
-    if before.count("“") > before.count("”") or before.count("《") > before.count("》"):
+    if state.quote > 0 or state.title > 0:
         return True
-    if re.search(r"为\s*$", before) or re.search(r"[从由]", seg):
+    if re.search(r"为\s*$", near) or re.search(r"[从由]", seg):
         return True
-    rest = clause[tok.end :]
+    rest = clause[tok.end : tok.end + 60]
     rest = re.sub(r"^\([^()]*\)", "", rest)
     if rest.startswith("的") and not re.match(r"的.{0,4}?(?:标准|水平|目标|比例|额度)", rest):
         return True
-    depth = before.count("(") - before.count(")")
-    if depth > 0 and tok.cmp is None and not _prefix_cmp(seg) and not _VERB_BEFORE.search(before):
+    if state.paren > 0 and tok.cmp is None and not _prefix_cmp(seg) and not _VERB_BEFORE.search(near):
         return True
-    if tok.cmp or _prefix_cmp(seg) or _VERB_BEFORE.search(before):
+    if tok.cmp or _prefix_cmp(seg) or _VERB_BEFORE.search(near):
         return False
     return not (rest == "" or rest[0] in "、,;。)(")
 
@@ -141,7 +157,8 @@ def _prefix_cmp(seg: str) -> str | None:
 
 
 def _clean(s: str, share: bool = False) -> str:
-    s = _YEAR_PHRASE.sub("", s)
+    """An indicator from the words before a value (bounded: real ones are short)."""
+    s = _YEAR_PHRASE.sub("", s[-150:])
     m = _SHARE.match(s) if share else None
     if m:
         s = m.group(3) if re.search(r"(?:将|把|按|按照)$", m.group(1)) else f"{m.group(1)}占{m.group(3)}"
@@ -171,7 +188,8 @@ def extract_targets(text: str, default_year: int | None = None) -> list[Target]:
 
 def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
     out: list[Target] = []
-    heads: list[str] = []
+    subject = _Subject()
+    years = [(m.end(), int(m.group(1))) for m in YEAR.finditer(sentence)]
     categories: list[str] = []
     in_scope = False
     offset = 0
@@ -187,40 +205,51 @@ def _sentence_targets(sentence: str, default_year: int | None) -> list[Target]:
         head = re.split(r"[从由]", clause[: toks[0].start] if toks else clause)[0]
         kept: list[_Token] = []
         seg_start: dict[int, int] = {}
+        scan = _Scan(clause)
         for k, tok in enumerate(toks):
             start = _next_start(clause, kept[-1].end) if kept else 0
             if kept and _in_object(clause, kept[-1], seg_start[id(kept[-1])], tok):
                 continue
             if tok.cmp and k + 1 < len(toks) and re.match(r"[\u4e00-\u9fff“]", clause[tok.end : tok.end + 1]):
                 continue
-            if not _skip(clause, tok, clause[start : tok.start]):
+            if not _skip(clause, tok, clause[start : tok.start], scan):
                 seg_start[id(tok)] = start
                 kept.append(tok)
         for run in _runs(clause, kept):
             seg = clause[seg_start[id(run[0])] : run[0].start]
-            year = year_of(sentence[: clause_start + run[0].start]) or default_year
+            k = bisect.bisect_right(years, (clause_start + run[0].start, 10000))
+            year = years[k - 1][1] if k else default_year
             labels, cats = _labels(clause, kept, run, seg, categories, seg_start)
             if cats:
                 categories = cats
             for tok, (indicator, category) in zip(run, labels, strict=True):
                 if indicator in ("", "增长", "增加", "提高", "提升", "增收"):
                     verb = "" if re.search(r"[到至]", seg) else indicator
-                    subject = _subject(heads)
-                    indicator = _DELTA.sub("", subject) + verb if subject else indicator
+                    found = subject.get()
+                    indicator = _DELTA.sub("", found) + verb if found else indicator
                 cmp = tok.cmp or run[-1].cmp or _prefix_cmp(clause[seg_start[id(tok)] : tok.start]) or "="
                 for cat in ([category] if category or not _EACH.search(seg) or not categories else categories):
                     out.append(Target(indicator, year, cmp, tok.value, tok.unit, sentence, tok.value is None, cat))
-        heads.append(head)
+        subject.heads.append(head)
     return out
 
 
-def _subject(heads: list[str]) -> str:
-    """The subject of the nearest earlier clause, for ``…增长15%以上,达到13200元以上``."""
-    for head in reversed(heads):
-        cleaned = _clean(head, share=True)
-        if cleaned:
-            return re.split(r"[从由]", cleaned)[0]
-    return ""
+class _Subject:
+    """The subject of the nearest earlier clause, for ``…增长15%以上,达到13200元以上``;
+    clause heads are cleaned lazily, each at most once."""
+
+    def __init__(self) -> None:
+        self.heads: list[str] = []
+        self.done = 0
+        self.value = ""
+
+    def get(self) -> str:
+        for head in self.heads[self.done :]:
+            cleaned = _clean(head, share=True)
+            if cleaned:
+                self.value = re.split(r"[从由]", cleaned)[0]
+        self.done = len(self.heads)
+        return self.value
 
 
 def _next_start(clause: str, prev_end: int) -> int:
@@ -269,10 +298,11 @@ def _labels(clause, toks, run, seg, categories, seg_start) -> tuple[list[tuple[s
             shared = _clean(pre)
             return [(shared, c) for c in categories], []
     labels = []
+    position = {id(t): k for k, t in enumerate(toks)}
     for tok in run:
         before = clause[seg_start[id(tok)] : tok.start]
         indicator = _clean(before, share=tok.unit == "%")
-        nxt = toks.index(tok) + 1
+        nxt = position[id(tok)] + 1
         end = seg_start[id(toks[nxt])] if nxt < len(toks) else len(clause)
         after = clause[tok.end : end - 1 if clause[end - 1 : end] == "、" else end]
         if (_counts(before) or len(indicator) <= 4) and re.match(r"[\u4e00-\u9fff“]", after[:1]):

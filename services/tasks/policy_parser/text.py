@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 OPEN, CLOSE = "(〔【[《", ")〕】]》"
-_YEAR = re.compile(r"(?<![\d\-—~至])((?:19|20)\d{2})\s*年(?![\d\-—~至])")
+YEAR = re.compile(r"(?<![\d\-—~至])((?:19|20)\d{2})\s*年(?![\d\-—~至])")
 
 
 def split_top_sep(s: str, seps: str) -> list[tuple[str, str]]:
@@ -53,9 +53,3 @@ def sentences(text: str) -> list[str]:
         if piece:
             out.append(piece)
     return out
-
-
-def year_of(s: str) -> int | None:
-    """The last calendar year written in ``s`` (year ranges such as 2022-2024年 excluded)."""
-    years = _YEAR.findall(s)
-    return int(years[-1]) if years else None

@@ -68,7 +68,7 @@ def test_split_unit_list_is_total_and_keeps_no_separators(text):
         assert not name.endswith("等")
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
 def test_docx_round_trip_matches_text(text):
     docx = DocxDocument()
