@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 
+import pytest
 from docx import Document as DocxDocument
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.tasks.policy_parser import ParseError, document_to_dict, parse_bytes, parse_text, split_unit_list
+from services.tasks.policy_parser import (
+    ParseError,
+    document_to_dict,
+    parse_bytes,
+    parse_text,
+    split_unit_list,
+)
 
 FULL = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；", "%": "％", "!": "！", "?": "？"})
 PIECES = [
@@ -87,3 +95,25 @@ def test_docx_round_trip_matches_text(text):
     except ParseError:
         got = None
     assert got == expected
+
+
+BASE = "一、任务\n(一)做好。(责任单位:县财政局)\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(x" * 20000,
+        "(牵头x" * 20000,
+        BASE + "(" * 5000 + "达1元" + ")" * 5000,
+        BASE + "达1元," * 10000,
+        BASE + "1元、" * 10000,
+        BASE + "责任单位:县财政局。" * 5000,
+        "\n".join(["1.(责任单位:县财政局)"] * 5000),
+    ],
+)
+def test_pathological_input_stays_fast(text):
+    start = time.perf_counter()
+    with contextlib.suppress(ParseError):
+        parse_text(text)
+    assert time.perf_counter() - start < 10

@@ -7,7 +7,13 @@ import io
 import pytest
 from docx import Document as DocxDocument
 
-from services.tasks.policy_parser import ParseError, document_to_dict, parse_bytes, parse_path, parse_text
+from services.tasks.policy_parser import (
+    ParseError,
+    document_to_dict,
+    parse_bytes,
+    parse_path,
+    parse_text,
+)
 
 TEXT = (
     "关于印发《某县促进脱贫人口增收实施方案》的通知\n"

@@ -12,7 +12,12 @@ import pytest
 from docx import Document as DocxDocument
 from policy_parser_seedfiles import EXPECTED_DIR, SEED_COUNTS, seed_path
 
-from services.tasks.policy_parser import document_to_dict, parse_bytes, parse_path, parse_text
+from services.tasks.policy_parser import (
+    document_to_dict,
+    parse_bytes,
+    parse_path,
+    parse_text,
+)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "docs" / "policy-document.schema.json").read_text("utf-8"))
 
