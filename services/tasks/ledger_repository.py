@@ -104,6 +104,14 @@ def get_item(conn: psycopg.Connection, ledger_id: int, item_id: int) -> dict | N
     ).fetchone()
 
 
+def get_item_by_task(conn: psycopg.Connection, task_id: int) -> dict | None:
+    return conn.execute(
+        f"""SELECT {ITEM_COLUMNS} FROM tasks.ledger_items i JOIN common.units u ON u.id = i.responsible_unit_id
+            JOIN tasks.tasks t ON t.id = i.task_id WHERE i.task_id = %s""",
+        (task_id,),
+    ).fetchone()
+
+
 def link_item(conn: psycopg.Connection, item_id: int, measure_id: int, task_id: int) -> None:
     conn.execute("UPDATE tasks.ledger_items SET measure_id = %s, task_id = %s WHERE id = %s",
                  (measure_id, task_id, item_id))

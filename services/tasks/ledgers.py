@@ -146,26 +146,35 @@ def _check_items(conn: psycopg.Connection, region: dict, items: list[dict], colu
 
 
 def create(conn: psycopg.Connection, *, actor: Principal, region_code: str, title: str, source: str,
-           year: int | None, items: list[dict], request_id: str | None, original: dict | None = None,
-           column_of_unit: str = "责任单位") -> dict:
+           year: int | None, items: list[dict], request_id: str | None) -> dict:
     """Store a ledger (a draft until published) with its items; all or nothing.
 
     Items give `problem`, `measure`, `deadline` (a date), the unit as
     `responsible_unit_id` or `responsible_unit` (a name as written), and optionally
     `ref`, `responsible_person`, `task_list`, `progress`, `source_row`."""
     region = _region(conn, actor, region_code)
+    checked = _check_items(conn, region, _within_limits(items), ledger_excel.LABELS["unit"])
+    return _store(conn, actor=actor, region_code=region_code, title=title, source=source,
+                  year=year or ledger_excel.year_in(title) or _today().year, items=checked, original=None,
+                  request_id=request_id)
+
+
+def _within_limits(items: list[dict]) -> list[dict]:
     if not items:
         raise LedgerError("台账没有任何问题 (no items)", 422)
     if len(items) > MAX_ITEMS:
         raise LedgerError(f"台账超过 {MAX_ITEMS} 项上限 (too many items)", 422)
-    checked = _check_items(conn, region, items, column_of_unit)
-    year = year or ledger_excel.year_in(title) or _today().year
+    return items
+
+
+def _store(conn: psycopg.Connection, *, actor: Principal, region_code: str, title: str, source: str, year: int,
+           items: list[dict], original: dict | None, request_id: str | None) -> dict:
     ledger_id = repo.insert_ledger(conn, region_code=region_code, title=title, source=source, year=year,
                                    created_by=actor.user_id, original=original)
-    repo.insert_items(conn, ledger_id, checked)
+    repo.insert_items(conn, ledger_id, items)
     audit.record(conn, service="tasks", principal=actor, action="ledger.import" if original else "ledger.create",
                  entity="ledger", entity_id=ledger_id,
-                 after={"title": title, "source": source, "region_code": region_code, "items": len(checked),
+                 after={"title": title, "source": source, "region_code": region_code, "items": len(items),
                         **({"filename": original["filename"], "sha256": original["sha256"]} if original else {})},
                  request_id=request_id)
     return get(conn, actor=actor, ledger_id=ledger_id)
@@ -196,20 +205,20 @@ def import_workbook(conn: psycopg.Connection, *, actor: Principal, region_code: 
     items = [{"ref": it.ref, "problem": it.problem, "measure": it.measure, "responsible_unit": it.unit,
               "responsible_person": it.person, "deadline": it.deadline, "task_list": it.task_list,
               "progress": it.progress, "source_row": it.row} for it in sheet.items]
+    checked: list[dict] = []
     if items:
         try:
-            _check_items(conn, region, items, sheet.headers["unit"])
+            checked = _check_items(conn, region, _within_limits(items), sheet.headers["unit"])
         except LedgerError as e:
-            errors += e.errors or []
+            errors += e.errors or [{"row": None, "column": "", "reason": str(e)}]
     if errors:
         errors.sort(key=lambda e: (e["row"] or 0, e["column"]))
         raise LedgerError(f"台账有 {len(errors)} 处错误,未导入任何内容 (nothing was imported)", 422, errors)
-    sha = hashlib.sha256(content).hexdigest()
     ledger_title = (title or sheet.title or PurePath(filename).stem).strip()[:200] or "整改台账"
-    return create(conn, actor=actor, region_code=region_code, title=ledger_title, source=source, year=sheet.year,
-                  items=items, request_id=request_id, column_of_unit=sheet.headers["unit"],
-                  original={"filename": filename, "content_type": XLSX_MEDIA_TYPE,
-                            "content": content, "sha256": sha})
+    return _store(conn, actor=actor, region_code=region_code, title=ledger_title, source=source, year=sheet.year,
+                  items=checked, request_id=request_id,
+                  original={"filename": filename, "content_type": XLSX_MEDIA_TYPE, "content": content,
+                            "sha256": hashlib.sha256(content).hexdigest()})
 
 
 # ---------------------------------------------------------------- reading
@@ -376,26 +385,40 @@ def publish(conn: psycopg.Connection, *, actor: Principal, ledger_id: int, reque
 
 # ---------------------------------------------------------------- 销号
 
+def _refusal(conn: psycopg.Connection, item: dict) -> str | None:
+    """Why a ledger item may not be signed off (销号) yet, or None."""
+    if item["task_id"] is None:
+        return "该问题尚未发布,不能销号 (not published)"
+    if item["task_status"] == "closed":
+        return "该问题已销号 (already signed off)"
+    step = repo.completion_step(conn, item["task_id"])
+    if step is None:
+        return "整改完成情况报告尚未开启,不能销号 (no completion report yet)"
+    if step["status"] != "approved":
+        label = STATUS_LABELS.get(step["status"], step["status"])
+        return f"整改完成情况报告尚未审核通过(当前状态:{label}),不能销号 (the completion report is not approved)"
+    if evidence_required(item["reporting_calendar"] or {}) and not ((step["submission"] or {}).get("attachments")):
+        return "整改完成情况报告没有佐证材料,不能销号 (no evidence attached)"
+    return None
+
+
 def sign_off_refusal(conn: psycopg.Connection, *, actor: Principal, ledger_id: int, item_id: int) -> dict:
     """The item when it may be signed off; otherwise a LedgerError saying why (404 or 409)."""
     _visible(conn, actor, ledger_id)
     item = repo.get_item(conn, ledger_id, item_id)
     if item is None:
         raise LedgerError(f"台账 {ledger_id} 中没有第 {item_id} 项 (item not found)", 404)
-    if item["task_id"] is None:
-        raise LedgerError("该问题尚未发布,不能销号 (not published)", 409)
-    if item["task_status"] == "closed":
-        raise LedgerError("该问题已销号 (already signed off)", 409)
-    step = repo.completion_step(conn, item["task_id"])
-    if step is None:
-        raise LedgerError("整改完成情况报告尚未开启,不能销号 (no completion report yet)", 409)
-    if step["status"] != "approved":
-        label = STATUS_LABELS.get(step["status"], step["status"])
-        raise LedgerError(f"整改完成情况报告尚未审核通过(当前状态:{label}),不能销号 "
-                          "(the completion report is not approved)", 409)
-    if evidence_required(item["reporting_calendar"] or {}) and not ((step["submission"] or {}).get("attachments")):
-        raise LedgerError("整改完成情况报告没有佐证材料,不能销号 (no evidence attached)", 409)
+    reason = _refusal(conn, item)
+    if reason:
+        raise LedgerError(reason, 409)
     return item
+
+
+def task_sign_off_refusal(conn: psycopg.Connection, task_id: int) -> str | None:
+    """For the generic task sign-off (`POST /api/tasks/{id}/sign-off`): why the task of a
+    ledger item may not be signed off yet, or None (also for tasks that are no ledger item)."""
+    item = repo.get_item_by_task(conn, task_id)
+    return _refusal(conn, item) if item else None
 
 
 def after_sign_off(conn: psycopg.Connection, *, actor: Principal, ledger_id: int, request_id: str | None) -> str:

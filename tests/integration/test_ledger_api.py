@@ -22,6 +22,8 @@ from services.common.config import get_settings
 from services.common.db import create_pool
 from services.demo import load_demo
 from services.tasks.excel import TZ
+from services.tasks.inbox_repository import list_inbox
+from services.tasks.ledgers import task_sign_off_refusal
 
 pytestmark = pytest.mark.integration
 
@@ -378,6 +380,12 @@ def test_items_run_the_task_lifecycle_and_sign_off_needs_approved_evidence(live,
     assert r.status_code == 409 and "佐证" in r.json()["detail"]
 
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        inbox = list_inbox(conn, second["responsible_unit_id"], limit=10, offset=0, status=None, overdue=None,
+                           task_id=None, document_id=None, period=None, kind=None)
+        assert {(r["task_title"], r["document_title"]) for r in inbox} == {
+            ("防返贫监测对象识别不及时", "姚安县巡视反馈问题整改台账")}, "the items are in the units' inboxes"
+        assert "佐证" in task_sign_off_refusal(conn, task_of[second["id"]])
+        assert task_sign_off_refusal(conn, 10**9) is None, "tasks that are no ledger item are not ledgers' business"
         task = conn.execute("SELECT status FROM tasks.tasks WHERE id = %s", (task_of[first["id"]],)).fetchone()
         open_left = conn.execute("SELECT count(*) AS n FROM tasks.steps WHERE task_id = %s AND status IN "
                                  "('open', 'returned', 'submitted')", (task_of[first["id"]],)).fetchone()["n"]
