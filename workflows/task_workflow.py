@@ -98,7 +98,8 @@ class PolicyTaskWorkflow:
         upcoming = [
             p for p in plan_steps(plan.task_id, plan.unit_ids, plan.calendar, date.fromisoformat(plan.published_on),
                                   date.fromisoformat(plan.task_due) if plan.task_due else None,
-                                  date.fromisoformat(plan.horizon), self.workdays)
+                                  date.fromisoformat(plan.horizon), self.workdays,
+                                  opens_at_work_hour=not workflow.patched("open-steps-at-midnight"))
             if opened_until is None or p.opens_at > opened_until
         ]
         while not self.closed:

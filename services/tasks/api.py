@@ -11,7 +11,7 @@ from services.common import audit
 from services.common.auth import Principal, authenticate, issue_token, load_principal, require
 from services.common.http import create_app
 from services.common.units import jurisdiction_prefix, resolve_names
-from services.tasks import attachment_api, identity, inbox_api, policy_api, repository, step_api
+from services.tasks import attachment_api, identity, inbox_api, ledger_api, policy_api, repository, step_api
 from services.tasks.schemas import (
     AuditEntry,
     LoginRequest,
@@ -153,5 +153,5 @@ def audit_log(
 
 
 app = create_app(
-    service="tasks", title="县级巩固拓展脱贫攻坚成果 · 任务服务 (tasks API)", routers=[router, policy_api.router, step_api.router, inbox_api.router, attachment_api.router]
+    service="tasks", title="县级巩固拓展脱贫攻坚成果 · 任务服务 (tasks API)", routers=[router, policy_api.router, step_api.router, inbox_api.router, attachment_api.router, ledger_api.router]
 )

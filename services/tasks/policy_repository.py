@@ -73,7 +73,7 @@ def update_measure(conn: psycopg.Connection, measure_id: int, changes: dict) -> 
 
 
 def list_documents(conn: psycopg.Connection, prefix: str, status: str | None, limit: int, offset: int) -> list[dict]:
-    clauses, params = ["d.region_code LIKE %s"], [prefix + "%"]
+    clauses, params = ["d.region_code LIKE %s", "d.kind = 'policy'"], [prefix + "%"]
     if status:
         clauses.append("d.status = %s")
         params.append(status)
@@ -104,7 +104,8 @@ def find_published_by_title(conn: psycopg.Connection, region_code: str, title: s
     if not title:
         return None
     return conn.execute(
-        """SELECT id FROM tasks.policy_documents WHERE region_code = %s AND title = %s AND status = 'published'
+        """SELECT id FROM tasks.policy_documents
+           WHERE region_code = %s AND title = %s AND status = 'published' AND kind = 'policy'
            ORDER BY published_at DESC LIMIT 1""",
         (region_code, title),
     ).fetchone()

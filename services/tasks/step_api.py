@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 from services.common.auth import Principal, require
 from services.common.config import get_settings
 from services.tasks.attachment_api import check_own
+from services.tasks.ledgers import task_sign_off_refusal
 from services.tasks.step_rules import Action
 from workflows.task_starter import task_workflow_id
 from workflows.task_workflow import PolicyTaskWorkflow, SignOff
@@ -119,6 +120,9 @@ async def sign_off(task_id: int, body: SignOffBody, request: Request, p: Princip
                    client: Client = Depends(temporal)):
     with request.app.state.pool.connection() as conn:
         task = conn.execute("SELECT id, region_code FROM tasks.tasks WHERE id = %s", (task_id,)).fetchone()
+        refusal = task_sign_off_refusal(conn, task_id) if task else None
     if task is None or not p.covers_region(task["region_code"]):
         raise HTTPException(status_code=404, detail=f"任务 {task_id} 不存在 (task not found)")
+    if refusal:
+        raise HTTPException(status_code=409, detail=refusal)
     return await _update(client, task_id, PolicyTaskWorkflow.sign_off, SignOff(p.user_id, list(p.roles), body.text))

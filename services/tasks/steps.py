@@ -102,9 +102,14 @@ def plan_steps(
     task_due: date | None,
     horizon: date,
     workdays: WorkCalendar,
+    opens_at_work_hour: bool = False,
 ) -> list[StepPlan]:
-    """Every step of every unit of a task from publishing to `horizon`, by opening time."""
-    published_at = at_work_hour(published_on)
+    """Every step of every unit of a task from publishing to `horizon`, by opening time.
+
+    Steps open from the start of the publishing day (workflows started before that
+    rule opened them at 09:00, `opens_at_work_hour`, and keep doing so on replay).
+    """
+    published_at = at_work_hour(published_on) if opens_at_work_hour else at_midnight(published_on)
     plans: list[StepPlan] = []
     for rule in calendar["steps"]:
         kind, due = rule["kind"], rule["due"]
