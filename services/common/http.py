@@ -59,11 +59,39 @@ def check_temporal(app: FastAPI) -> str | None:
     return None if _tcp_reachable(get_settings().temporal_address) else "temporal: unreachable"
 
 
+# Chinese wording of pydantic's error types, for the people who read the messages.
+ERROR_WORDS = {
+    "missing": "必填",
+    "extra_forbidden": "不允许的字段",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "bool_parsing": "应为 是/否 (true/false)",
+    "string_type": "应为文字",
+    "string_too_short": "太短",
+    "string_too_long": "太长",
+    "string_pattern_mismatch": "格式不正确",
+    "literal_error": "取值不在允许范围内",
+    "greater_than": "数值太小",
+    "greater_than_equal": "数值太小",
+    "less_than": "数值太大",
+    "less_than_equal": "数值太大",
+    "too_short": "项数太少",
+    "too_long": "项数太多",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "json_invalid": "JSON 格式错误",
+}
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        out.append({"field": ".".join(loc) or "body", "reason": err.get("msg", "invalid")})
+        reason = err.get("msg", "invalid")
+        kind = err.get("type", "")
+        message = reason if kind == "value_error" or kind.startswith("zh_") else ERROR_WORDS.get(kind, reason)
+        out.append({"field": ".".join(loc) or "body", "reason": reason, "message": message})
     return out
 
 
