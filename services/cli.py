@@ -19,11 +19,13 @@ app.add_typer(policy_app, name="policy")
 
 
 @app.command()
-def dev() -> None:
+def dev(
+    infra_only: bool = typer.Option(False, "--infra-only", help="只启动 PostgreSQL、Temporal、消息代理和初始化"),
+) -> None:
     """Start PostgreSQL, Temporal, the broker and every service in the foreground (Ctrl-C stops all)."""
     from services.common.devstack import dev_command
 
-    raise typer.Exit(dev_command())
+    raise typer.Exit(dev_command(infra_only))
 
 
 @app.command()

@@ -52,6 +52,8 @@ def serve_api(name: str) -> None:
 
 
 def serve_relay() -> None:
+    from kafka.errors import KafkaError
+
     from services.common import relay
     from services.common.kafka import ensure_topics, epochs_in_broker, make_producer, write_epoch
 
@@ -66,12 +68,17 @@ def serve_relay() -> None:
         try:
             with psycopg.connect(s.dsn, autocommit=True) as conn:
                 relay.run(
-                    conn, producer, epochs_in_broker, write_epoch, batch_size=s.relay_batch_size, idle_sleep_s=s.relay_idle_sleep_s,
-                    should_stop=stop.is_set, on_cycle=live.beat,
+                    conn, producer, epochs_in_broker, write_epoch, batch_size=s.relay_batch_size,
+                    idle_sleep_s=s.relay_idle_sleep_s, should_stop=stop.is_set, on_cycle=live.beat,
                 )
         except psycopg.OperationalError:
             log.exception("relay: database unavailable, retrying")
             stop.wait(1)
+        except KafkaError:
+            log.exception("relay: broker unavailable, reconnecting")
+            producer.close()
+            stop.wait(1)
+            producer = make_producer()
     producer.close()
 
 
@@ -118,6 +125,7 @@ def serve_worker() -> None:
 
 def serve(name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
     if name in APIS:
         serve_api(name)
     elif name == "relay":

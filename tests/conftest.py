@@ -13,7 +13,7 @@ started only when a test asks for it (unit tests ask for none).
 
 Function-scoped fixtures set the environment variables the settings read and
 clear the settings cache; session-scoped ones only return addresses.
-Async tests run on asyncio through anyio's pytest plugin (auto mode).
+Async tests run on asyncio through anyio's pytest plugin (auto mode, set in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # Cheap password hashes: the tests log in hundreds of times (production keeps the defaults).
     os.environ.setdefault("XIANJIE_ARGON2_TIME_COST", "1")
     os.environ.setdefault("XIANJIE_ARGON2_MEMORY_KIB", "8192")
-    if config.getoption("anyio_mode", default=None) is None and config.getini("anyio_mode") == "strict":
-        config.option.anyio_mode = "auto"
 
 
 @pytest.fixture(scope="session")

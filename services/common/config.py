@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "xianjie"
     temporal_workflow_id_prefix: str = ""  # lets several deployments (or tests) share one namespace
     temporal_ui_port: int = 8233
+    temporal_metrics_port: int = 9110  # the dev server's own /metrics
 
     # Kafka protocol broker. tansu joins a group only after the rebalance timeout,
     # which kafka-python takes from max_poll_interval_ms: keep it short here.

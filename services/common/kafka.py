@@ -31,6 +31,9 @@ def make_producer(**overrides) -> KafkaProducer:
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=s.kafka_request_timeout_ms,
         retries=5,
+        # tansu forgets producer ids when it restarts; an idempotent producer then fails
+        # every send forever. Duplicates are harmless: consumers are idempotent on event_id.
+        enable_idempotence=False,
     )
     options.update(overrides)
     return KafkaProducer(**options)
