@@ -24,9 +24,10 @@ def load_registry(conn: psycopg.Connection, data: dict) -> None:
     regions, units, groups = expand(data)
     for r in regions:
         conn.execute(
-            """INSERT INTO common.regions (code, name, level, parent_code) VALUES (%(code)s, %(name)s, %(level)s, %(parent_code)s)
+            """INSERT INTO common.regions (code, name, level, parent_code, rural_population)
+               VALUES (%(code)s, %(name)s, %(level)s, %(parent_code)s, %(rural_population)s)
                ON CONFLICT (code) DO NOTHING""",
-            r,
+            {"rural_population": None, **r},
         )
     for u in units:
         conn.execute(

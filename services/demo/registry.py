@@ -24,6 +24,21 @@ class GroupRow:
     members: list[tuple[str, str]]  # (region_code, unit name)
 
 
+VILLAGE_SUFFIXES = ("东", "西", "南", "北", "中", "新", "和平", "团结")
+
+
+def village_rows(township_code: str, township: str, count: int) -> list[dict]:
+    """Demo villages of a township (村民委员会, codes 2xx), with rural populations
+    between about 600 and 2200 people, so both sides of the 1000-people rule occur."""
+    stem = township[:-1]
+    return [
+        {"code": f"{township_code[:9]}{201 + i:03d}", "name": f"{stem}{VILLAGE_SUFFIXES[i % len(VILLAGE_SUFFIXES)]}村",
+         "level": "village", "parent_code": township_code,
+         "rural_population": 600 + (int(township_code[6:9]) * 37 + i * 311) % 1600}
+        for i in range(count)
+    ]
+
+
 def township_code(county_code: str, index: int, name: str) -> str:
     """乡 get 2xx, 镇 get 1xx, in the order listed."""
     base = 200 if name.endswith("乡") else 100
@@ -61,7 +76,8 @@ def expand(data: dict) -> tuple[list[dict], list[UnitRow], list[GroupRow]]:
     groups: list[GroupRow] = []
     for r in data["regions"]:
         code, name, level, prefix = r["code"], r["name"], r["level"], r.get("prefix")
-        regions.append({"code": code, "name": name, "level": level, "parent_code": r.get("parent")})
+        regions.append({"code": code, "name": name, "level": level, "parent_code": r.get("parent"),
+                        "rural_population": None})
         if level == "nation":
             units.append(UnitRow(code, "平台管理办公室", "office"))
         if level == "county":
@@ -71,6 +87,7 @@ def expand(data: dict) -> tuple[list[dict], list[UnitRow], list[GroupRow]]:
             for i, t in enumerate(r.get("townships", [])):
                 tcode = township_code(code, i, t)
                 regions.append({"code": tcode, "name": t, "level": "township", "parent_code": code})
+                regions += village_rows(tcode, t, r.get("villages_per_township", 0))
                 units += _committee_and_government(tcode, t, None)
                 party.append((tcode, f"{t}党委"))
                 gov.append((tcode, f"{t}人民政府"))
@@ -86,7 +103,8 @@ def expand(data: dict) -> tuple[list[dict], list[UnitRow], list[GroupRow]]:
             units += _committee_and_government(code, name, prefix)
             party, gov = [], []
             for c in r.get("counties", []):
-                regions.append({"code": c["code"], "name": c["name"], "level": "county", "parent_code": code})
+                regions.append({"code": c["code"], "name": c["name"], "level": "county", "parent_code": code,
+                                "rural_population": None})
                 units += [
                     UnitRow(c["code"], f"{c['name']}委", "party_committee", [f"中共{c['name']}委员会"]),
                     UnitRow(c["code"], f"{c['name']}人民政府", "government", [f"{c['name']}政府"]),
