@@ -45,11 +45,14 @@ _ORG_END = re.compile(r"(局|委|办|部|厅|院|会|府|中心|公司|行|社|�
 _STYLE_SEGMENT = re.compile(r"^(.+?)(牵头|配合|参与|协助|负责|落实)$")
 
 
-def split_unit_list(s: str) -> tuple[list[str], bool]:
+def split_unit_list(s: str, known_units: set[str] | None = None) -> tuple[list[str], bool]:
     """Split a unit list on 、 , ; (full- or half-width) outside brackets and quotes.
 
     ``各乡镇党委、政府`` stays one group name; a trailing ``等`` is removed and
-    reported as ``and_others``; instruction notes (``下同``…) are dropped.
+    reported as ``and_others``; instruction notes (``下同``…) are dropped. With
+    ``known_units``, a name that is not known but is two or more known names
+    written together (``县财政局县民政局``, a table cell whose line break was lost)
+    is split into them; without it such names stay whole.
     """
     names: list[str] = []
     and_others = False
@@ -70,8 +73,23 @@ def split_unit_list(s: str) -> tuple[list[str], bool]:
             and_others = True
             name = stripped
         if name:
-            names.append(name)
+            names += _split_glued(name, known_units) if known_units else [name]
     return names, and_others
+
+
+def _split_glued(name: str, known: set[str]) -> list[str]:
+    """``name`` as a run of known names (fewest pieces), or ``[name]`` when it is known or no such run exists."""
+    if name in known or len(name) > 200:
+        return [name]
+    best: list[list[str] | None] = [None] * (len(name) + 1)
+    best[0] = []
+    for end in range(1, len(name) + 1):
+        for start in range(end):
+            prev = best[start]
+            if prev is not None and name[start:end] in known and (best[end] is None or len(prev) + 1 < len(best[end])):
+                best[end] = [*prev, name[start:end]]
+    found = best[len(name)]
+    return found if found and len(found) > 1 else [name]
 
 
 @dataclass
@@ -238,18 +256,18 @@ class Units:
     and_others: bool
 
 
-def resolve_units(ann: Annotation, convention: str | None) -> Units:
+def resolve_units(ann: Annotation, convention: str | None, known_units: set[str] | None = None) -> Units:
     """Apply the documented lead rule; without one the first listed unit is the inferred lead."""
     and_others = False
     lead: list[str] = []
     for part in ann.lead_text:
-        names, more = split_unit_list(_strip_notes(part))
+        names, more = split_unit_list(_strip_notes(part), known_units)
         lead += names
         and_others |= more
     responsible: list[str] = []
     marked: list[str] = []
     for part in ann.resp_text:
-        names, more = split_unit_list(_strip_notes(part))
+        names, more = split_unit_list(_strip_notes(part), known_units)
         and_others |= more
         for name in names:
             mark = _LEAD_MARK.search(name)
@@ -267,7 +285,7 @@ def resolve_units(ann: Annotation, convention: str | None) -> Units:
             head = responsible[:1]
         else:
             sep = "," if convention == "comma" else ";"
-            head, _ = split_unit_list(split_top_sep(first, sep)[0][0])
+            head, _ = split_unit_list(split_top_sep(first, sep)[0][0], known_units)
         return Units(head, responsible, False, and_others)
     return Units(responsible[:1], responsible, bool(responsible), and_others)
 

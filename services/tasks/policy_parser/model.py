@@ -19,7 +19,11 @@ class ParseError(ValueError):
 
 @dataclass
 class Target:
-    """A numeric goal: ``value`` is None (with ``needs_value``) when the template left it blank."""
+    """A numeric goal: ``value`` is None (with ``needs_value``) when the template left it blank.
+
+    A goal a table states in words (``良好以上``) has ``comparator="qualitative"``,
+    ``value=None`` and the words in ``text``.
+    """
 
     indicator: str
     year: int | None
@@ -69,6 +73,7 @@ class Measure:
     raw_annotation: str
     targets: list[Target] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)
+    assessing_units: list[str] = field(default_factory=list)
 
 
 @dataclass
