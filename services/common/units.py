@@ -19,6 +19,15 @@ def jurisdiction_prefix(region_code: str, level: str) -> str:
     return region_code[: LEVEL_PREFIX[level]]
 
 
+def code_prefix(region_code: str) -> str:
+    """The significant prefix of a code whose level is not at hand: the shortest
+    standard length (2, 4, 6, 9, 12) after which only zeros follow."""
+    for n in (0, 2, 4, 6, 9, 12):
+        if set(region_code[n:]) <= {"0"}:
+            return region_code[:n]
+    return region_code
+
+
 def normalize_name(name: str) -> str:
     """The form names are compared in: full-width brackets and spaces folded."""
     return (

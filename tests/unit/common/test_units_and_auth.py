@@ -8,7 +8,7 @@ import yaml
 
 from services.common.auth import Principal, hash_password, issue_token, verify_password
 from services.common.config import get_settings
-from services.common.units import jurisdiction_prefix, normalize_name
+from services.common.units import code_prefix, jurisdiction_prefix, normalize_name
 from services.demo.loader import REGISTRY_FILE
 from services.demo.registry import expand, township_code
 
@@ -96,3 +96,11 @@ def test_demo_registry_expands_without_duplicates():
     assert len(yaoan_groups["各乡镇党委、政府"].members) == 2 * 9
     assert ("532325000000", "县人力资源和社会保障局") in keys
     assert by_region[("532325000000", "县人社局")] == "县人力资源和社会保障局"
+
+
+@pytest.mark.parametrize("code, prefix", [
+    ("000000000000", ""), ("530000000000", "53"), ("532300000000", "5323"), ("532325000000", "532325"),
+    ("532325100000", "532325100"), ("532325100201", "532325100201"), ("620400000000", "6204"),
+])
+def test_code_prefix_without_the_level(code, prefix):
+    assert code_prefix(code) == prefix
