@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from services.alerts import register
+from services.alerts import alert_api, register
 from services.alerts import repository as repo
 from services.alerts.schemas import Household, HouseholdIn, Record, RecordIn
 from services.alerts.validation import mask_id, mask_phone
@@ -90,4 +90,6 @@ def save_record(household_id: int, body: RecordIn, request: Request, p: Principa
         return record
 
 
-app = create_app(service="alerts", title="县级巩固拓展脱贫攻坚成果 · 监测预警服务 (alerts API)", routers=[router])
+app = create_app(
+    service="alerts", title="县级巩固拓展脱贫攻坚成果 · 监测预警服务 (alerts API)", routers=[router, alert_api.router]
+)
