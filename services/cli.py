@@ -16,6 +16,8 @@ policy_app = typer.Typer(help="政策文件 (policy documents)", no_args_is_help
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(policy_app, name="policy")
+dlq_app = typer.Typer(help="死信队列 (dead letters)", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 
 @app.command()
@@ -178,3 +180,38 @@ def policy_simulate(
                    Column("due_date", "截止日期"), Column("event", "事件"), Column("at", "时间")]
         xlsx.write_bytes(to_xlsx(f"报送日历模拟 {start} ~ {end}", columns, [r.__dict__ for r in rows]))
         typer.echo(f"已写出 {xlsx}")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: str = typer.Option("household.events", help="原主题: household.events | tasks.events | alerts.events"),
+    from_offset: int = typer.Option(0, "--from-offset", help="从死信队列的该位置开始"),
+    limit: int = typer.Option(100, help="最多列出条数"),
+) -> None:
+    """List dead letters with their reason."""
+    from services.common import dlq
+
+    try:
+        letters = list(dlq.read(topic, from_offset, limit))
+    except ValueError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    for d in letters:
+        typer.echo(f"{d.dlq_offset}\t{d.consumer}\t{d.reason}\t{d.value[:120]}")
+    typer.echo(f"共 {len(letters)} 条死信")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: str = typer.Option("household.events", help="原主题"),
+    from_offset: int = typer.Option(..., "--from-offset", help="从死信队列的该位置开始重放"),
+    limit: int = typer.Option(1000, help="最多重放条数"),
+    reason: Optional[str] = typer.Option(None, help="只重放原因包含该文字的"),
+) -> None:
+    """Publish dead letters again to their topic after a fix; consumers skip what they already applied."""
+    from services.common import dlq
+
+    letters = [d for d in dlq.read(topic, from_offset, limit) if reason is None or reason in d.reason]
+    n = dlq.replay(letters)
+    last = letters[-1].dlq_offset if letters else from_offset - 1
+    typer.echo(f"已重放 {n} 条;下次可从 --from-offset {last + 1} 开始")
