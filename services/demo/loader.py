@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 
 from services.common.config import get_settings
 from services.common.units import normalize_name
+from services.demo.households import load_households
 from services.demo.policies import load_seed_policies
 from services.demo.registry import expand
 from services.tasks.identity import create_user
@@ -70,16 +71,19 @@ def load_users(conn: psycopg.Connection, users: list[dict], password: str) -> li
 
 
 def load_demo(dsn: str | None = None, with_policies: bool = True) -> dict:
-    """Load (or top up) the demo registry, users and seed policies, each in its own transaction."""
+    """Load (or top up) the demo registry, users, seed policies and a synthetic county's
+    households, each in its own transaction (`with_policies=False`: registry and users only)."""
     data = yaml.safe_load(REGISTRY_FILE.read_text(encoding="utf-8"))
     with psycopg.connect(dsn or get_settings().dsn, row_factory=dict_row) as conn:
         load_registry(conn, data)
         created = load_users(conn, data["users"], get_settings().demo_password)
         conn.commit()
         policies = load_seed_policies(conn) if with_policies else []
+        conn.commit()
+        households = load_households(conn) if with_policies else 0
         counts = conn.execute(
             """SELECT (SELECT count(*) FROM common.regions) AS regions, (SELECT count(*) FROM common.units) AS units,
                       (SELECT count(*) FROM common.users) AS users"""
         ).fetchone()
     log.info("demo data: %s; users created now: %s", counts, created or "none")
-    return {**counts, "users_created": created, "policies_published": policies}
+    return {**counts, "users_created": created, "policies_published": policies, "households_created": households}
