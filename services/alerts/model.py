@@ -65,6 +65,7 @@ class VillageFacts:
     rural_population: int | None
     monitored_households: int
     monitored_people: int
+    poverty_alleviated_people: int | None = None  # 脱贫人口数 (for the 5% / 1000-people criterion)
 
 
 @dataclass(frozen=True)
