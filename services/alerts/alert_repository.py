@@ -79,7 +79,8 @@ def village_counts(conn: psycopg.Connection, village_code: str) -> dict:
     return conn.execute(
         """SELECT r.code, r.parent_code AS township_code, r.rural_population,
                   count(h.id) FILTER (WHERE h.category IN ('脱贫不稳定户', '边缘易致贫户', '突发严重困难户')) AS households,
-                  coalesce(sum(h.members) FILTER (WHERE h.category IN ('脱贫不稳定户', '边缘易致贫户', '突发严重困难户')), 0) AS people
+                  coalesce(sum(h.members) FILTER (WHERE h.category IN ('脱贫不稳定户', '边缘易致贫户', '突发严重困难户')), 0) AS people,
+                  coalesce(sum(h.members) FILTER (WHERE h.category = '脱贫户'), 0) AS alleviated
            FROM common.regions r LEFT JOIN alerts.households h ON h.village_code = r.code
            WHERE r.code = %s GROUP BY r.code""",
         (village_code,),

@@ -108,7 +108,7 @@ def make_handler(router: Router | None = None):
             counts = repo.village_counts(conn, village)
             rule_set = load_rule_set(village, year)
             facts = VillageFacts(village, county, township, counts["rural_population"], counts["households"],
-                                 counts["people"])
+                                 counts["people"], counts["alleviated"])
             decisions = decide(evaluate_village(facts, rule_set), subject_key=village, village_code=village,
                                under_assistance=False, silences=silences, now=now)
             _apply(conn, router, subject_key=village, household_id=None, village=village, township=township,
