@@ -10,7 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.alerts.rules import load_rule_set
+from psycopg.types.json import Jsonb
+
+from services.alerts.rule_files import effective_root
+from services.alerts.rules import RuleSetError, load_rule_set, validate_rule_set
 from services.common import audit
 from services.common.auth import Principal, require
 from services.common.units import jurisdiction_prefix
@@ -140,7 +143,8 @@ def rules(request: Request, region: str = Query(..., pattern=r"^\d{12}$"), year:
           p: Principal = Depends(require())):
     if not p.covers_region(region) and not region.startswith(p.region_code[:2]):
         raise HTTPException(status_code=403, detail="只能查看本辖区的规则 (outside your jurisdiction)")
-    rule_set = load_rule_set(region, year)
+    with request.app.state.pool.connection() as conn:
+        rule_set = load_rule_set(region, year, effective_root(conn))
     return jsonable_encoder({
         "version": rule_set.version,
         "source": rule_set.source,
@@ -149,3 +153,32 @@ def rules(request: Request, region: str = Query(..., pattern=r"^\d{12}$"), year:
         "rules": [{**asdict(r), "condition": {"kind": type(r.condition).__name__, **asdict(r.condition)}}
                   for r in rule_set.rules],
     })
+
+
+@router.put("/rules/{region}/{year}", summary="修改某地某年的规则文件(校验后生效,保留历次版本)")
+def save_rules(region: str, year: int, body: dict, request: Request, p: Principal = Depends(require("office_admin"))):
+    if not (len(region) == 12 and region.isdigit()) or not 2015 <= year <= 2100:
+        raise HTTPException(status_code=422, detail="区划代码应为12位数字,年份在2015到2100之间")
+    if not p.covers_region(region):
+        raise HTTPException(status_code=403, detail="只能修改本辖区的规则 (outside your jurisdiction)")
+    errors = validate_rule_set(body)
+    if errors:
+        raise HTTPException(status_code=422, detail={"message": "规则文件有误 (invalid rule set)", "errors": errors})
+    with request.app.state.pool.connection() as conn:
+        before = conn.execute(
+            "SELECT data FROM alerts.rule_files WHERE region_code = %s AND year = %s ORDER BY id DESC LIMIT 1",
+            (region, year),
+        ).fetchone()
+        row = conn.execute(
+            "INSERT INTO alerts.rule_files (region_code, year, data, created_by) VALUES (%s, %s, %s, %s) RETURNING id",
+            (region, year, Jsonb(body), p.user_id),
+        ).fetchone()
+        audit.record(conn, service="alerts", principal=p, action="rules.save", entity="rule_file",
+                     entity_id=row["id"], before=before["data"] if before else None, after=body,
+                     request_id=request.state.request_id)
+        try:
+            rule_set = load_rule_set(region, year, effective_root(conn))
+        except RuleSetError as e:
+            conn.rollback()
+            raise HTTPException(status_code=422, detail=f"规则文件无法加载: {e}") from None
+    return {"id": row["id"], "version": rule_set.version, "rules": [r.id for r in rule_set.rules]}

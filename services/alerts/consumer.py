@@ -16,6 +16,7 @@ import psycopg
 from services.alerts import alert_repository as repo
 from services.alerts.alerting import Decision, decide, group_severity, resolved_rules
 from services.alerts.model import HouseholdFacts, PeriodRecord, VillageFacts
+from services.alerts.rule_files import effective_root
 from services.alerts.rules import evaluate_household, evaluate_village, load_rule_set
 from services.common.consumer_base import EventConsumer
 from services.common.events import Envelope, new_envelope, write_outbox
@@ -89,13 +90,14 @@ def make_handler(router: Router | None = None):
     def handle(conn: psycopg.Connection, events: list[Envelope]) -> None:
         now = datetime.now(timezone.utc)
         silences = repo.active_silences(conn)
+        root = effective_root(conn)
         villages: dict[str, tuple[str, str, int, object]] = {}
         for env in sorted(events, key=lambda e: e.recorded_at):
             facts = facts_from(env.payload)
             if facts.record is None:
                 continue
             year = int(facts.record.period[:4])
-            rule_set = load_rule_set(facts.village_code, year)
+            rule_set = load_rule_set(facts.village_code, year, root)
             decisions = decide(evaluate_household(facts, rule_set), subject_key=facts.household_no,
                                village_code=facts.village_code, under_assistance=facts.under_assistance,
                                silences=silences, now=now)
@@ -106,7 +108,7 @@ def make_handler(router: Router | None = None):
             villages[facts.village_code] = (facts.township_code, facts.county_code, year, env.event_id)
         for village, (township, county, year, event_id) in villages.items():
             counts = repo.village_counts(conn, village)
-            rule_set = load_rule_set(village, year)
+            rule_set = load_rule_set(village, year, root)
             facts = VillageFacts(village, county, township, counts["rural_population"], counts["households"],
                                  counts["people"], counts["alleviated"])
             decisions = decide(evaluate_village(facts, rule_set), subject_key=village, village_code=village,

@@ -123,3 +123,35 @@ def test_a_silence_keeps_a_rule_quiet(clients, database_url):
         raised = conn.execute("SELECT count(*) AS n FROM alerts.outbox WHERE envelope->>'type' = 'alert.raised'").fetchone()
     assert statuses.get("zero_employment") == "silenced", statuses
     assert raised["n"] == 0, "nothing fires, so no alert.raised"
+
+
+def test_the_office_edits_a_rule_set_and_the_consumer_uses_it(clients, database_url):
+    tasks, alerts = clients
+    office = login(tasks, "yaoan_office")
+    new_file = {
+        "region": "532325000000", "name": "姚安县", "year": 2023, "extends": "530000000000",
+        "source": "姚安县2023年公布的2022年全县平均收入 (test)",
+        "rules": [{"id": "income_below_county_average", "name": "人均纯收入低于全县平均水平",
+                   "condition": {"kind": "income_below", "amounts": {"脱贫户": 20000, "监测对象": 12000}},
+                   "severity": "warning", "cause": "income", "route_to": ["rural_revitalization"],
+                   "source": "test clause"}],
+    }
+    bad = {**new_file, "rules": [{**new_file["rules"][0], "condition": {"kind": "income_under", "amount": 1}}]}
+    r = alerts.put("/api/rules/532325000000/2023", headers=office, json=bad)
+    assert r.status_code == 422 and any("income_under" in e for e in r.json()["detail"]["errors"])
+    assert alerts.put("/api/rules/532325000000/2023", headers=login(tasks, "dongchuan_entry"), json=new_file).status_code == 403
+    r = alerts.put("/api/rules/532325000000/2023", headers=office, json=new_file)
+    assert r.status_code == 200, r.text
+    shown = alerts.get("/api/rules", headers=office, params={"region": VILLAGE, "year": 2023}).json()
+    rule = next(x for x in shown["rules"] if x["id"] == "income_below_county_average")
+    assert rule["condition"]["amounts"]["脱贫户"] == 20000
+
+    entry = login(tasks, "dongchuan_entry")
+    h = alerts.post("/api/households", headers=entry, json=HOUSEHOLD).json()
+    alerts.post(f"/api/households/{h['id']}/records", headers=entry,
+                json={"period": "2023", "per_capita_income": 15000, "labourers": 2, "employed": 2})
+    pump(database_url, lambda conn: conn.execute("SELECT count(*) AS n FROM alerts.alerts").fetchone()["n"] > 0)
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        fired = {a["rule_id"]: a["rule_set"] for a in conn.execute("SELECT rule_id, rule_set FROM alerts.alerts")}
+    assert "income_below_county_average" in fired, "15000 is below the edited average of 20000"
+    assert fired["income_below_county_average"].startswith("532325000000/2023.yaml")
