@@ -150,7 +150,7 @@ def policy_simulate(
     from rich.table import Table
 
     from services.tasks.calendars import calendar_for
-    from services.tasks.excel import Column, to_xlsx
+    from services.common.excel import Column, to_xlsx
     from services.tasks.policy_parser import ParseError, document_to_dict, parse_path
     from services.tasks.simulate import simulate
 

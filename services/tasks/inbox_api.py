@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from services.common import audit
 from services.common.auth import Principal, require
 from services.common.units import jurisdiction_prefix
-from services.tasks import excel
+from services.common import excel
 from services.tasks import inbox_repository as repo
 from services.tasks.inbox_schemas import (
     HISTORY_LABELS,

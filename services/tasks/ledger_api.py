@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.auth import Principal, require
 from services.tasks import ledgers
-from services.tasks.excel import TZ, XLSX_MEDIA_TYPE
+from services.common.excel import TZ, XLSX_MEDIA_TYPE
 from services.tasks.step_api import SignOffBody, _update, temporal
 from workflows.task_workflow import PolicyTaskWorkflow, SignOff
 

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.tasks import excel
+from services.common import excel
 
 FIELDS = ("ref", "problem", "measure", "unit", "person", "deadline", "task_list", "progress")
 LABELS = {

@@ -37,7 +37,7 @@ from services.tasks import ledger_excel
 from services.tasks import ledger_repository as repo
 from services.tasks import policy_repository
 from services.tasks import repository as registry
-from services.tasks.excel import TZ, XLSX_MEDIA_TYPE
+from services.common.excel import TZ, XLSX_MEDIA_TYPE
 from services.tasks.inbox_schemas import STATUS_LABELS
 
 CALENDARS = Path(__file__).parent / "calendars"

@@ -16,7 +16,7 @@ from services.common.config import get_settings
 from services.common.http import create_app
 from services.demo import load_demo
 from services.tasks import api, inbox_api
-from services.tasks.excel import XLSX_MEDIA_TYPE
+from services.common.excel import XLSX_MEDIA_TYPE
 
 pytestmark = pytest.mark.integration
 

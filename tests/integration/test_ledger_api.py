@@ -21,7 +21,7 @@ from temporalio.client import Client
 from services.common.config import get_settings
 from services.common.db import create_pool
 from services.demo import load_demo
-from services.tasks.excel import TZ
+from services.common.excel import TZ
 from services.tasks.inbox_repository import list_inbox
 from services.tasks.ledgers import task_sign_off_refusal
 

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .annotations import Annotation, find_annotations, note_convention, resolve_units
-from .clean import clean
+from .clean import clean, fold
 from .deadlines import extract_deadlines
 from .header import find_issuer_and_date, find_title
 from .model import Document, Measure, ParseError, Section, Target
-from .reader import read_bytes, read_path
+from .reader import read_bytes, read_file, table_file_kind
 from .structure import Node, build_tree, split_heading
+from .tables import read_docx
+from .tables_text import read_text_table
+from .tables_xlsx import read_xlsx
 from .targets import extract_targets
 
 _GOALS = re.compile(r"目标")
@@ -36,17 +39,34 @@ class _Passage:
     ann: Annotation
 
 
-def parse_path(path: str | Path) -> Document:
-    return parse_text(read_path(path))
+def parse_path(path: str | Path, known_units: set[str] | None = None) -> Document:
+    return parse_bytes(read_file(path), Path(path).name, known_units)
 
 
-def parse_bytes(data: bytes, filename: str = "") -> Document:
-    return parse_text(read_bytes(data, filename))
+def parse_bytes(data: bytes, filename: str = "", known_units: set[str] | None = None) -> Document:
+    """Excel → the table reader; Word → the table reader when its measures are in a task
+    table, else its text; text and web pages → ``parse_text``."""
+    kind = table_file_kind(data, filename)
+    if kind == "xlsx":
+        return read_xlsx(data, known_units)
+    if kind == "docx":
+        doc = read_docx(data, known_units)
+        if doc is not None:
+            return doc
+    return parse_text(read_bytes(data, filename), known_units)
 
 
-def parse_text(text: str) -> Document:
+def parse_text(text: str, known_units: set[str] | None = None) -> Document:
+    """A task table pasted as text (header of known column names) → the table reader; else paragraphs.
+
+    ``known_units`` (unit names of the region) lets unit lists split names written
+    together without a separator; without it they stay whole."""
     if not isinstance(text, str):
         raise ParseError("输入不是文本 (input is not text)")
+    table = read_text_table(text, known_units)
+    if table is not None:
+        return table
+    known = {fold(k) for k in known_units} if known_units else None
     cleaned = clean(text)
     lines = cleaned.lines
     if not lines:
@@ -64,7 +84,7 @@ def parse_text(text: str) -> Document:
         rule = p.ann.convention or convention
         if p.ann.convention and p.ann.persistent:
             convention = p.ann.convention
-        units = resolve_units(p.ann, rule)
+        units = resolve_units(p.ann, rule, known)
         year = _heading_year(p.node) or title_year
         measures.append(Measure(
             ref=p.ref, title=p.title, text=p.text,

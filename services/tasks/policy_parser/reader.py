@@ -17,16 +17,42 @@ from .model import ParseError
 
 _TEXT_EXT = {".txt", ".text", ".md", ".csv", ""}
 _HTML_EXT = {".html", ".htm", ".shtml", ".xhtml", ".jsp", ".asp", ".aspx", ".php"}
-_UNSUPPORTED = {".doc", ".wps", ".pdf", ".xls", ".xlsx", ".ppt", ".pptx", ".rtf", ".ofd"}
+_UNSUPPORTED = {".doc", ".wps", ".pdf", ".xls", ".xlsx", ".xlsm", ".ppt", ".pptx", ".rtf", ".ofd"}
+_XLSX_EXT = {".xlsx", ".xlsm"}  # read by tables_xlsx (parse_bytes), not as text
 
 
 def read_path(path: str | Path) -> str:
+    return read_bytes(read_file(path), Path(path).name)
+
+
+def read_file(path: str | Path) -> bytes:
     p = Path(path)
     try:
-        data = p.read_bytes()
+        return p.read_bytes()
     except OSError as exc:
         raise ParseError(f"无法读取文件 (cannot read file): {p.name}: {exc.strerror or exc}") from exc
-    return read_bytes(data, p.name)
+
+
+def table_file_kind(data: bytes, filename: str = "") -> str | None:
+    """``xlsx`` or ``docx`` for the Office files the table readers open, else None."""
+    ext = Path(filename or "").suffix.lower()
+    if not data or not data.strip() or ext in _UNSUPPORTED - _XLSX_EXT:
+        return None
+    if ext in _XLSX_EXT or (ext not in _TEXT_EXT | _HTML_EXT | {".docx"} and data[:2] == b"PK" and _zip_has(data, "xl/workbook.xml")):
+        return "xlsx"
+    if ext == ".docx" or (ext not in _TEXT_EXT | _HTML_EXT and data[:2] == b"PK"):
+        return "docx"
+    return None
+
+
+def _zip_has(data: bytes, name: str) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return name in z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
 
 def read_bytes(data: bytes, filename: str = "") -> str:
@@ -34,7 +60,7 @@ def read_bytes(data: bytes, filename: str = "") -> str:
         raise ParseError("文件为空 (empty file)")
     ext = Path(filename or "").suffix.lower()
     if ext in _UNSUPPORTED:
-        raise ParseError(f"不支持的文件类型 {ext},请另存为 .docx、.txt 或网页 (unsupported file type)")
+        raise ParseError(f"不支持的文件类型 {ext},请另存为 .docx、.xlsx、.txt 或网页 (unsupported file type)")
     if ext == ".docx" or (ext not in _TEXT_EXT | _HTML_EXT and data[:2] == b"PK"):
         return docx_to_text(data)
     if ext in _HTML_EXT or (ext not in _TEXT_EXT and _looks_like_html(data)):

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 from openpyxl import load_workbook
 
-from services.tasks.excel import Column, cell_value, display_width, to_xlsx
+from services.common.excel import Column, cell_value, display_width, to_xlsx
 
 COLUMNS = [
     Column("task", "任务"),
