@@ -96,7 +96,7 @@ def users_create(
 
 @policy_app.command("parse")
 def policy_parse(
-    file: Path = typer.Argument(..., help="政策文件: .txt (UTF-8/GBK) .docx .html"),
+    file: Path = typer.Argument(..., help="政策文件: .txt (UTF-8/GBK) .docx .html, 任务分工表 .xlsx"),
     format: str = typer.Option("table", "--format", help="json | table"),
     region: Optional[str] = typer.Option(None, help="区划代码: 按该辖区的单位名录解析单位"),
 ) -> None:
