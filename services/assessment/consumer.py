@@ -1,27 +1,37 @@
-"""The assessment consumer: turns `tasks.events` and `alerts.events` into scoring facts.
-
-Handlers are registered per event type; an event of a type with no handler goes
-to its topic's dead-letter twin with the reason.
-"""
+"""The assessment consumer: turns `tasks.events` and `alerts.events` into facts in
+the ledger, one transaction per batch, idempotent on event_id (the consumer base
+records every applied event)."""
 
 from __future__ import annotations
 
+import psycopg
+
+from services.assessment.facts import IGNORED_TYPES, TASK_EVENT_TYPES, facts_of
 from services.common.consumer_base import EventConsumer
+from services.common.events import Envelope
 
 TOPICS = ["tasks.events", "alerts.events"]
 GROUP_ID = "xianjie-assessment"
 
 
+def record_facts(conn: psycopg.Connection, events: list[Envelope]) -> None:
+    rows = []
+    for env in events:
+        region = env.payload.get("region_code") or env.regions.county or ""
+        for f in facts_of(env):
+            rows.append((f.unit_id, region, f.period, f.kind, f.value, list(f.event_ids), f.task_id, f.step_id,
+                         f.ref, f.source, env.occurred_at))
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO assessment.facts (unit_id, region_code, period, kind, value, event_ids, task_id, step_id,
+                                                 ref, source, occurred_at)
+                   VALUES (%s, %s, %s, %s, %s, %s::uuid[], %s, %s, %s, %s, %s)""",
+                rows,
+            )
+
+
 def build_consumer() -> EventConsumer:
-    return EventConsumer(
-        name="assessment",
-        schema="assessment",
-        handlers={},
-        # Known task events; the fact ledger that scores them comes with the assessment issue.
-        ignored_types=frozenset({
-            "task.published", "task.closed", "task.step.opened", "task.step.reminded", "task.step.overdue",
-            "task.step.escalated", "task.step.acknowledged", "task.step.submitted", "task.step.approved",
-            "task.step.returned", "task.step.extension_requested", "task.step.extended",
-            "task.step.extension_refused", "task.step.reassigned",
-        }),
-    )
+    handlers = {t: record_facts for t in (*TASK_EVENT_TYPES, "alert.raised")}
+    return EventConsumer(name="assessment", schema="assessment", handlers=handlers,
+                         ignored_types=frozenset(IGNORED_TYPES))

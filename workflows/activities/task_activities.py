@@ -53,7 +53,8 @@ class TaskActivities:
         write_outbox(conn, "tasks", "tasks.events", new_envelope(
             f"task.step.{event}", source="tasks", entity_id=str(step["id"]), key=f"task-{task['id']}",
             regions={"county": task["region_code"] if task["region_code"].endswith("000000") else None},
-            payload={"task_id": task["id"], "step_id": step["id"], "step_key": step["step_key"],
+            payload={"task_id": task["id"], "region_code": task["region_code"], "step_id": step["id"],
+                     "step_key": step["step_key"],
                      "unit_id": step["unit_id"], "kind": step["kind"], "period": step["period"],
                      "due_at": step["due_at"].isoformat(), **(extra or {})},
         ))

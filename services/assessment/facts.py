@@ -1,0 +1,55 @@
+"""Events into facts: how each task and alert event counts for the unit it concerns.
+
+Pure: one envelope in, the facts it proves out (each carrying the event id). Steps
+count in the month they fall due (Asia/Shanghai), so a month's on-time rate is over
+the steps due that month; escalations and alerts count in the month they happened.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.assessment.model import Fact
+from services.common.events import Envelope
+
+TZ = ZoneInfo("Asia/Shanghai")
+STEP_EVENTS = {
+    "task.step.opened": "step_due",
+    "task.step.overdue": "step_overdue",
+    "task.step.escalated": "step_escalated",
+    "task.step.returned": "step_returned",
+    "task.step.approved": "step_approved",
+}
+TASK_EVENT_TYPES = (*STEP_EVENTS, "task.step.submitted", "task.step.acknowledged")
+IGNORED_TYPES = (
+    "task.published", "task.closed", "task.step.reminded", "task.step.extension_requested", "task.step.extended",
+    "task.step.extension_refused", "task.step.reassigned",
+)
+
+
+def month(moment: datetime) -> str:
+    return moment.astimezone(TZ).strftime("%Y-%m")
+
+
+def facts_of(env: Envelope) -> list[Fact]:
+    p = env.payload
+    ids = (str(env.event_id),)
+    if env.type == "alert.raised":
+        return [Fact(unit_id=u, period=month(env.occurred_at), kind="alert_raised", value=1, event_ids=ids,
+                     ref=f"预警 {p.get('subject_key', '')} {p.get('period', '')}") for u in p.get("routed_unit_ids", [])]
+    due = datetime.fromisoformat(p["due_at"])
+    common = dict(unit_id=p["unit_id"], event_ids=ids, task_id=p["task_id"], step_id=p["step_id"],
+                  ref=f"任务{p['task_id']} · {p.get('kind', '')} {p.get('period', '')}".strip())
+    if env.type in STEP_EVENTS:
+        kind = STEP_EVENTS[env.type]
+        at = env.occurred_at if kind == "step_escalated" else due
+        value = float(p.get("level", 1)) if kind == "step_escalated" else 1.0
+        return [Fact(period=month(at), kind=kind, value=value, **common)]
+    if env.type in ("task.step.submitted", "task.step.acknowledged"):
+        late_days = (env.occurred_at.astimezone(TZ).date() - due.astimezone(TZ).date()).days
+        on_time = p.get("on_time", late_days <= 0)
+        if on_time:
+            return [Fact(period=month(due), kind="step_on_time", value=1, **common)]
+        return [Fact(period=month(due), kind="step_late", value=float(max(late_days, 1)), **common)]
+    return []

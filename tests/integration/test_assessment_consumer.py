@@ -1,0 +1,57 @@
+"""Task and alert events become facts through tansu, once each, whatever their order."""
+
+import time
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+
+from services.assessment.consumer import build_consumer
+from services.common.config import get_settings
+from services.common.consumer_base import poll_and_apply
+from services.common.events import new_envelope
+from services.common.kafka import ensure_topics, make_consumer, make_producer
+
+pytestmark = pytest.mark.integration
+
+
+def step_event(type_, day, **extra):
+    return new_envelope(type_, source="tasks", entity_id="7", key="task-1",
+                        occurred_at=datetime(2023, 3, day, 4, tzinfo=timezone.utc), payload={
+                            "task_id": 1, "region_code": "532325000000", "step_id": 7, "unit_id": 60,
+                            "step_key": "1:60:monthly_report:2023-02", "kind": "monthly_report", "period": "2023-02",
+                            "due_at": "2023-03-06T15:59:59+00:00", **extra})
+
+
+def test_duplicated_and_out_of_order_events_make_each_fact_once(database_url, broker):
+    get_settings.cache_clear()
+    ensure_topics()
+    opened = step_event("task.step.opened", 1)
+    overdue = step_event("task.step.overdue", 7)
+    escalated = step_event("task.step.escalated", 8, level=1, to="unit_head")
+    submitted = step_event("task.step.submitted", 9, on_time=False)
+    producer = make_producer()
+    for env in (submitted, escalated, opened, overdue, submitted, opened):  # out of order, two repeated
+        producer.send("tasks.events", key=b"task-1", value=env.to_bytes())
+    producer.send("tasks.events", key=b"task-1", value=new_envelope(
+        "task.published", source="tasks", entity_id="1", payload={}).to_bytes())
+    producer.flush()
+    consumer = make_consumer("assessment-test", "tasks.events")
+    ec = build_consumer()
+    deadline = time.monotonic() + 60
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            poll_and_apply(consumer, producer, conn, ec, timeout_ms=500)
+            n = conn.execute("SELECT count(*) FROM assessment.facts").fetchone()[0]
+            if n >= 4:
+                break
+            assert time.monotonic() < deadline
+        time.sleep(1)
+        poll_and_apply(consumer, producer, conn, ec, timeout_ms=500)
+        facts = conn.execute("SELECT kind, period, value, unit_id, region_code FROM assessment.facts ORDER BY kind").fetchall()
+    consumer.close()
+    producer.close()
+    assert [(k, p, float(v)) for k, p, v, _, _ in facts] == [
+        ("step_due", "2023-03", 1.0), ("step_escalated", "2023-03", 1.0), ("step_late", "2023-03", 3.0),
+        ("step_overdue", "2023-03", 1.0)]
+    assert {(u, r) for *_, u, r in facts} == {(60, "532325000000")}
