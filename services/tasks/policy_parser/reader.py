@@ -38,9 +38,10 @@ def table_file_kind(data: bytes, filename: str = "") -> str | None:
     ext = Path(filename or "").suffix.lower()
     if not data or not data.strip() or ext in _UNSUPPORTED - _XLSX_EXT:
         return None
-    if ext in _XLSX_EXT or (ext not in _TEXT_EXT | _HTML_EXT | {".docx"} and data[:2] == b"PK" and _zip_has(data, "xl/workbook.xml")):
+    zipped = data[:2] == b"PK" and ext not in _HTML_EXT | {".docx"}
+    if ext in _XLSX_EXT or (zipped and _zip_has(data, "xl/workbook.xml")):
         return "xlsx"
-    if ext == ".docx" or (ext not in _TEXT_EXT | _HTML_EXT and data[:2] == b"PK"):
+    if ext == ".docx" or (zipped and (ext not in _TEXT_EXT or _zip_has(data, "word/document.xml"))):
         return "docx"
     return None
 
@@ -61,7 +62,7 @@ def read_bytes(data: bytes, filename: str = "") -> str:
     ext = Path(filename or "").suffix.lower()
     if ext in _UNSUPPORTED:
         raise ParseError(f"不支持的文件类型 {ext},请另存为 .docx、.xlsx、.txt 或网页 (unsupported file type)")
-    if ext == ".docx" or (ext not in _TEXT_EXT | _HTML_EXT and data[:2] == b"PK"):
+    if ext == ".docx" or (data[:2] == b"PK" and (ext not in _TEXT_EXT | _HTML_EXT or _zip_has(data, "word/document.xml"))):
         return docx_to_text(data)
     if ext in _HTML_EXT or (ext not in _TEXT_EXT and _looks_like_html(data)):
         return html_to_text(decode_text(data, _meta_charset(data)))

@@ -44,7 +44,10 @@ _REF = re.compile(r"^(?:\(\d{1,3}\)|[一二三四五六七八九十]{1,3}|\d{1,3
 _UNIT_WORD = re.compile(rf"^(?:{_UNIT}|万元|万亩|万人|万户|亿元|%|‰)$")
 _TIME_WORDS = re.compile(r"长期|持续|常态|按月|按季|按年|逐年|立即|全年|每年|每月|每季|年底|年内|月底|季度|上半年|下半年|前完成")
 MAX_SPAN = {"title": 3, "text": 8, "indicator": 3, "other": 4, "category": 2, "lead": 4, "responsible": 4, "assessing": 4}
-MISS = {"ref": -2.5, "category": -0.3, "title": -1.5, "text": -2.0, "indicator": -2.0, "lead": -1.0, "responsible": -1.0,
+# A column missing from a row (merged from the row above, or an empty cell whose line was dropped).
+# One unit cell where there are two columns goes to 责任单位: read as responsible, its first unit is
+# still the (inferred) lead; read as lead, every unit would lead.
+MISS = {"ref": -2.5, "category": -0.3, "title": -1.5, "text": -2.0, "indicator": -2.0, "lead": -1.0, "responsible": -1.2,
         "assessing": -1.0, "deadline": -1.0, "unit": -2.0, "target": -2.0, "other": -1.5}
 CARRY = {"category", "title", "lead", "responsible", "assessing", "deadline"}
 JOIN = {"line": -1.2, "join": 0.0, "row": -1.5}  # joining lines into one cell, by the break between them
