@@ -68,11 +68,11 @@ def read_text_table(text: str, known_units: set[str] | None = None) -> Document 
     known = {fold(k) for k in known_units} if known_units else None
     tables: list[Table] = []
     after: list[str] = []
-    for k, (_, end, columns, pipes) in enumerate(headers):
+    for k, (_, end, columns, mode) in enumerate(headers):
         stop = headers[k + 1][0] if k + 1 < len(headers) else len(lines)
-        region, rest = _region(lines[end:stop])
+        region, rest = _region(lines[end:stop], mode)
         after += rest
-        rows = align(_groups(region, pipes), columns, known)
+        rows = align(_groups(region, mode), columns, known)
         if tables and [c.name for c in tables[-1].columns] == [c.name for c in columns]:
             tables[-1].rows += rows
         else:
@@ -128,13 +128,14 @@ def _header_at(lines: list[str], i: int) -> tuple[int, int, list[Column], str] |
     return (i, j, columns, "pipe" if pipes else "lines") if columns else None
 
 
-def _region(lines: list[str]) -> tuple[list[str], list[str]]:
-    """The table's lines, and what follows it (notes, signature, date)."""
+def _region(lines: list[str], mode: str) -> tuple[list[str], list[str]]:
+    """The table's lines, and what follows it (notes, signature, date). A date on its own line
+    ends ``a | b`` rows; one cell per line it may be a 完成时限 cell, so it stays in the table."""
     kept: list[str] = []
     for k, line in enumerate(lines):
         if _TRUNCATION.search(line):
             return kept, []
-        if is_footer(line) or _date_line(line):
+        if is_footer(line) or (mode == "inline" and _date_line(line)):
             return kept, lines[k:]
         if line and len(line) < 80 and _JUNK.search(line):
             continue

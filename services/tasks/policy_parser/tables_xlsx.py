@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from .model import Document, ParseError
 from .tables import Row, Table, build_document, table_from_grid
 
-MAX_CELLS = 2_000_000
+MAX_ROWS, MAX_COLUMNS = 20_000, 200  # formatting can make a sheet look a million rows long
 
 
 def is_xlsx(data: bytes) -> bool:
@@ -37,8 +37,6 @@ def read_xlsx(data: bytes, known_units: set[str] | None = None) -> Document:
     found: list[tuple[str, Table]] = []
     before: list[str] = []
     for ws in wb.worksheets:
-        if (ws.max_row or 0) * (ws.max_column or 0) > MAX_CELLS:
-            raise ParseError(f"工作表 {ws.title} 过大 (sheet too large)")
         cells, own = _grid(ws)
         table, above = table_from_grid(cells, own, scan=20)
         if table is None:
@@ -56,7 +54,8 @@ def read_xlsx(data: bytes, known_units: set[str] | None = None) -> Document:
 
 def _grid(ws) -> tuple[list[list[str]], list[list[bool]]]:
     """Cell texts with merged ranges filled in; ``own`` is False where a vertical merge continues."""
-    cells = [[_text(c) for c in row] for row in ws.iter_rows()]
+    rows = ws.iter_rows(max_row=min(ws.max_row or 0, MAX_ROWS), max_col=min(ws.max_column or 0, MAX_COLUMNS))
+    cells = [[_text(c) for c in row] for row in rows]
     while cells and not any(cells[-1]):
         cells.pop()
     own = [[True] * len(r) for r in cells]

@@ -349,3 +349,11 @@ def test_seed_documents_do_not_look_like_tables():
 
     for number in SEED_COUNTS:
         assert read_text_table(read_path(seed_path(number))) is None
+
+
+def test_dates_one_cell_per_line_are_deadline_cells_not_a_signature():
+    text = "任务清单\n序号\n任务名称\n责任单位\n完成时限\n1\n加强监测\n县民政局\n2023年9月30日\n2\n兜底保障\n县医保局\n2023年12月31日\n"
+    doc = parse_text(text)
+    assert [(m.ref, m.responsible_units, [d.date for d in m.deadlines]) for m in doc.measures] == [
+        ("1", ["县民政局"], ["2023-09-30"]), ("2", ["县医保局"], ["2023-12-31"])]
+    assert doc.issuer is None and doc.date is None
