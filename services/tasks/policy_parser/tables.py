@@ -513,24 +513,34 @@ def read_docx(data: bytes, known_units: set[str] | None = None) -> Document | No
     except Exception as exc:  # python-docx raises assorted zip/xml/key errors on damaged files
         raise ParseError(f"无法读取 Word 文档 (unreadable .docx): {type(exc).__name__}") from exc
     tables: list[Table] = []
+    headings: list[str | None] = []  # the heading paragraph (二、就业帮扶) just above each table
     before: list[str] = []
     after: list[str] = []
+    last = ""
     for child in doc.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            (after if tables else before).append(Paragraph(child, doc).text)
+            text = Paragraph(child, doc).text
+            (after if tables else before).append(text)
+            last = normalize_cell(text) or last
         elif tag == "tbl":
             cells, own = _docx_grid(DocxTable(child, doc))
             table, above = table_from_grid(cells, own)
             if table is not None:
                 tables.append(table)
+                headings.append(last if heading_like(last) else None)
                 (after if len(tables) > 1 else before).extend(above)
             elif tables and cells and len(cells[0]) == len(tables[-1].columns):
                 after.extend(extend_table(tables[-1], cells, own))  # a table continued after a page break
             else:
                 (after if tables else before).extend(" ".join(dict.fromkeys(c for c in r if c)) for r in cells)
+            last = ""
     if not tables:
         return None
+    if len(tables) > 1:
+        for table, heading in zip(tables, headings, strict=True):
+            if heading and not (table.rows and table.rows[0].heading is not None):
+                table.rows.insert(0, Row(heading=heading))
     return build_document(tables, before, after, known_units)
 
 

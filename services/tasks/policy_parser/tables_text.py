@@ -73,10 +73,15 @@ def read_text_table(text: str, known_units: set[str] | None = None) -> Document 
         region, rest = _region(lines[end:stop], mode)
         after += rest
         rows = align(_groups(region, mode), columns, known)
+        if tables and tables[-1].rows and tables[-1].rows[-1].heading is not None:
+            rows.insert(0, tables[-1].rows.pop())  # a heading line just above the next header belongs to that table
         if tables and [c.name for c in tables[-1].columns] == [c.name for c in columns]:
             tables[-1].rows += rows
         else:
             tables.append(Table(columns, rows))
+    before = [line for line in lines[: headers[0][0]] if line]
+    if len(headers) > 1 and before and heading_like(before[-1]) and tables[0].rows[:1] != [Row(heading=before[-1])]:
+        tables[0].rows.insert(0, Row(heading=before[-1]))
     if not any(t.rows for t in tables):
         return None
     try:

@@ -357,3 +357,23 @@ def test_dates_one_cell_per_line_are_deadline_cells_not_a_signature():
     assert [(m.ref, m.responsible_units, [d.date for d in m.deadlines]) for m in doc.measures] == [
         ("1", ["县民政局"], ["2023-09-30"]), ("2", ["县医保局"], ["2023-12-31"])]
     assert doc.issuer is None and doc.date is None
+
+
+def test_several_tables_under_their_own_headings():
+    header = ["序号", "任务名称", "牵头单位", "责任单位"]
+    doc = DocxDocument()
+    doc.add_paragraph("某县重点任务分工表")
+    for heading, rows in (("一、产业发展", [["1", "发展庭院经济", "县农业农村局", "各乡镇"]]),
+                          ("二、就业帮扶", [["1", "开发公益岗位", "县人社局", "县财政局"]])):
+        doc.add_paragraph(heading)
+        table = doc.add_table(rows=2, cols=4)
+        for c in range(4):
+            table.cell(0, c).text, table.cell(1, c).text = header[c], rows[0][c]
+    buf = io.BytesIO()
+    doc.save(buf)
+    expected = [("一.1", "发展庭院经济", ["县农业农村局"], ["各乡镇"], False, []),
+                ("二.1", "开发公益岗位", ["县人社局"], ["县财政局"], False, [])]
+    assert summary(parse_bytes(buf.getvalue(), "a.docx")) == expected
+    text = ("某县重点任务分工表\n一、产业发展\n" + "\n".join(header) + "\n1\n发展庭院经济\n县农业农村局\n各乡镇\n"
+            "二、就业帮扶\n" + "\n".join(header) + "\n1\n开发公益岗位\n县人社局\n县财政局\n")
+    assert summary(parse_text(text)) == expected
