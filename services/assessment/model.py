@@ -20,6 +20,9 @@ FACT_KINDS = {
     "alert_verified_on_time": "按时核查",  # (cases) verified within the deadline
     "case_confirmed_in_time": "15日内认定",
     "risk_eliminated": "风险消除",
+    # Findings the office records (inspection, 督查, 成效考核), for the 一票否决 items:
+    "large_scale_return": "规模性返贫",  # a finding of 规模性返贫 in the unit's area (value 1)
+    "falsification": "弄虚作假",  # data falsified / 数字脱贫、虚假脱贫 found (value 1)
 }
 
 
@@ -50,6 +53,7 @@ class Line:
     fact_count: int
     event_ids: tuple[str, ...]
     source: str  # the clause the indicator comes from
+    stage: str = ""  # process (过程考核) / year_end (年终考核); annual scores have a line per stage
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,4 @@ class UnitScore:
     lines: tuple[Line, ...] = field(default_factory=tuple)
     praise: bool = False  # 通报表扬
     criticism: bool = False  # 通报批评 / 约谈
+    remarks: tuple[str, ...] = ()  # why praised / criticised / vetoed, for the bulletin

@@ -1,0 +1,385 @@
+"""Scores from facts: pure, deterministic, and explained line by line.
+
+`score_units(facts, scheme, period, unit_ids)` gives every unit its total, grade, rank,
+praise / criticism flags and the lines behind the total. Why it is built this way:
+
+- a score is argued over, so every point has a line (indicator, the formula with its
+  numbers in Chinese, how many facts, their event ids, the clause), and the lines sum
+  exactly to the total: each line is rounded half-up to the cent and the total is the
+  sum of the rounded lines (a veto line removes what the others gave);
+- the same facts in any order give the same result: value sums use `math.fsum`, event
+  ids are sorted, units are ordered by score then id; nothing depends on input order;
+- periods: a month, quarter (its three months) or half-year is one process assessment
+  over its months' facts pooled. The year is `split.process`% × the mean of the process
+  scores of the months (or quarters, `process_over`) in which the unit had any fact, plus
+  `split.year_end`% × the score over the whole year's facts (年终考核), indicator by
+  indicator: an annual score has a process and a year-end line per indicator;
+- a unit with no facts at all: see `no_facts` in the scheme (default zero: its rates
+  give 0); it is never praised, and not criticised for its grade alone;
+- speed (a province: thousands of units × 12 months × dozens of indicators): the
+  scheme's formulas are compiled once into one Python function over per-kind counts
+  and sums, generated from validated numbers and indices only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+from services.assessment.model import FACT_KINDS, Fact, Line, UnitScore
+from services.assessment.schemes import Indicator, Scheme, period_months
+
+PROCESS, YEAR_END = "process", "year_end"
+
+
+def _cents(x: float) -> int:
+    """Half-up to the cent on the decimal as written (18.125 → 1813, not binary 1812)."""
+    return math.floor(x * 100 + 0.5 + 1e-9) if x >= 0 else -math.floor(-x * 100 + 0.5 + 1e-9)
+
+
+def _label(kinds: Iterable[str]) -> str:
+    return "+".join(FACT_KINDS.get(k, k) for k in kinds)
+
+
+def _quarter_months(month: str) -> tuple[str, ...]:
+    return period_months(f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}")
+
+
+# ---------------------------------------------------------------------------
+# The scheme, compiled.
+
+
+def _kinds_of(ind: Indicator) -> tuple[str, ...]:
+    return ind.numerator + ind.denominator if ind.formula == "rate" else ind.kinds
+
+
+class _Leaf:
+    """An indicator with its fact kinds as numbers."""
+
+    __slots__ = ("ind", "kinds", "num", "den", "max_points", "bonus_cap")
+
+    def __init__(self, ind: Indicator, index: dict[str, int], bonus_cap: float | None):
+        self.ind = ind
+        self.kinds = tuple(dict.fromkeys(index[k] for k in _kinds_of(ind)))
+        self.num = tuple(index[k] for k in ind.numerator)
+        self.den = tuple(index[k] for k in ind.denominator)
+        self.max_points = ind.weight or ind.cap
+        self.bonus_cap = bonus_cap
+
+
+class _Compiled:
+    """Kinds numbered, leaves split, and `points(c, s, zero)`: the raw points of every scored
+    leaf from counts `c` and value sums `s` (lists by kind number), bonus caps applied."""
+
+    def __init__(self, scheme: Scheme):
+        self.scheme = scheme
+        kinds = [k for i in scheme.indicators for k in _kinds_of(i)] + [r.kind for r in scheme.criticism.counts]
+        self.kinds = list(dict.fromkeys(kinds))
+        self.index = {k: n for n, k in enumerate(self.kinds)}
+        self.leaves = tuple(_Leaf(i, self.index, scheme.bonus_cap) for i in scheme.indicators if i.formula != "veto")
+        self.veto_leaves = tuple(_Leaf(i, self.index, None) for i in scheme.indicators if i.formula == "veto")
+        self.valued = sorted({k for leaf in self.leaves if leaf.ind.per == "value" for k in leaf.kinds})
+        self.points = self._generate()
+
+    def _sum(self, kinds: tuple[str, ...], by_value: bool) -> str:
+        return "(" + " + ".join(f"{'s' if by_value else 'c'}[{self.index[k]}]" for k in kinds) + ")"
+
+    def _generate(self) -> Callable[[list, list, bool], list[float]]:
+        body, names = [], []
+        for n, leaf in enumerate(self.leaves):
+            ind, p, w = leaf.ind, f"p{n}", float(leaf.ind.weight)
+            if ind.formula == "rate":
+                empty = 0.0 if ind.empty == "zero" else w if ind.empty == "full" else float(ind.empty)
+                body.append(f"d = {self._sum(ind.denominator, False)}")
+                body.append(f"{p} = {w!r} * min(1.0, {self._sum(ind.numerator, False)} / d) if d > 0 "
+                            f"else (0.0 if zero else {empty!r})")
+            elif ind.formula == "deduction":
+                body.append(f"{p} = max(0.0, {w!r} - {float(ind.points)!r} * {self._sum(ind.kinds, ind.per == 'value')})")
+            else:
+                body.append(f"{p} = min({float(ind.cap)!r}, {float(ind.points)!r} * "
+                            f"{self._sum(ind.kinds, ind.per == 'value')})")
+            names.append(p)
+        if self.scheme.bonus_cap is not None:
+            body.append(f"room = {float(self.scheme.bonus_cap)!r}")
+            for n, leaf in enumerate(self.leaves):
+                if leaf.ind.formula == "bonus":
+                    body += [f"p{n} = min(p{n}, room)", f"room -= p{n}"]
+        body.append(f"return [{', '.join(names)}]")
+        source = "def points(c, s, zero):\n" + "".join(f"    {line}\n" for line in body)
+        namespace: dict = {}
+        exec(compile(source, f"<scheme {self.scheme.version or self.scheme.name}>", "exec"), namespace)  # noqa: S102
+        return namespace["points"]
+
+
+@lru_cache(maxsize=32)
+def _compiled(scheme: Scheme) -> _Compiled:
+    return _Compiled(scheme)
+
+
+# ---------------------------------------------------------------------------
+# Facts into per-unit rows.
+
+
+class _Row:
+    """One unit's facts: counts by (month, kind number) in one flat list (slot K of each
+    month counts the kinds the scheme does not score: the month still had a fact), the
+    values of the kinds scored by value, and the event ids of the period's months by kind."""
+
+    __slots__ = ("counts", "values", "ids")
+
+    def __init__(self, months: int, width: int, kinds: int):
+        self.counts = [0] * (months * width)
+        self.values: dict[tuple[int, int], list[float]] = {}
+        self.ids: list[list] = [[] for _ in range(kinds)]
+
+
+def _bucket(facts: Iterable[Fact], units: list[int], months: list[str], in_period: range,
+            cs: _Compiled) -> dict[int, _Row]:
+    kinds = len(cs.kinds)
+    width = kinds + 1
+    rows = {u: _Row(len(months), width, kinds) for u in units}
+    base_of = {m: n * width for n, m in enumerate(months)}
+    first_id_base = in_period.start * width
+    index, valued = cs.index, set(cs.valued)
+    for f in facts:
+        row = rows.get(f.unit_id)
+        base = base_of.get(f.period)
+        if row is None or base is None:
+            continue
+        k = index.get(f.kind, kinds)
+        row.counts[base + k] += 1
+        if k < kinds and base >= first_id_base:
+            row.ids[k].extend(f.event_ids)
+            if k in valued:
+                row.values.setdefault((base // width, k), []).append(f.value)
+    return rows
+
+
+def _stats(row: _Row, ats: Iterable[int], width: int) -> tuple[list[int], list[float]] | None:
+    """Counts and exact value sums of some months together; None if they had no fact at all."""
+    counts = row.counts
+    parts = [counts[a * width:(a + 1) * width] for a in ats]
+    parts = [p for p in parts if any(p)]
+    if not parts:
+        return None
+    pooled = parts[0] if len(parts) == 1 else [sum(col) for col in zip(*parts)]
+    sums = [0.0] * width
+    if row.values:
+        wanted = set(ats)
+        values: dict[int, list] = {}
+        for (a, k), vals in row.values.items():
+            if a in wanted:
+                values.setdefault(k, []).extend(vals)
+        for k, vals in values.items():
+            sums[k] = math.fsum(vals)
+    return pooled, sums
+
+
+# ---------------------------------------------------------------------------
+# Explanations.
+
+
+def _explain(leaf: _Leaf, c: list, s: list, zero: bool, points: float, memo: dict) -> str:
+    """The formula of one leaf with its numbers, in Chinese (memoised on those numbers)."""
+    ind = leaf.ind
+    cents = _cents(points)
+    if ind.formula == "rate":
+        den, num = sum(c[k] for k in leaf.den), sum(c[k] for k in leaf.num)
+        key = (leaf, zero, num, den, cents)
+    else:
+        x = sum((s if ind.per == "value" else c)[k] for k in leaf.kinds)
+        key = (leaf, x, cents)
+    text = memo.get(key)
+    if text is None:
+        text = memo[key] = _formula(leaf, *key[1:])
+    return text
+
+
+def _formula(leaf: _Leaf, *numbers) -> str:
+    ind, cents = leaf.ind, numbers[-1]
+    shown = f"{cents / 100:.2f}分"
+    if ind.formula == "rate":
+        zero, num, den, _ = numbers
+        if den <= 0:
+            if zero:
+                return f"本期无任何考核事实, 按方案(no_facts: zero)计0分 (满分{ind.weight:g}分)"
+            rule = (f"按方案计满分{ind.weight:g}分" if ind.empty == "full" else "按方案计0分" if ind.empty == "zero"
+                    else f"按方案计{float(ind.empty):g}分")
+            return f"本期无{_label(ind.denominator)}, {rule} = {shown}"
+        over = ", 按100%计" if num > den else ""
+        return (f"{_label(ind.numerator)} {num:g}/{_label(ind.denominator)} {den:g} = {100 * num / den:.1f}%{over}"
+                f" × {ind.weight:g}分 = {shown}")
+    x, _ = numbers
+    by_value = ind.per == "value"
+    what = f"合计{x:g}{ind.unit}" if by_value else f"{x:g}次"
+    each = f"{ind.points:g}分/{ind.unit}" if by_value and ind.unit else f"{ind.points:g}分"
+    if ind.formula == "deduction":
+        floor = " (扣至0分为止)" if ind.points * x > ind.weight else ""
+        return f"{ind.weight:g}分 − {_label(ind.kinds)} {what} × {each}{floor} = {shown}"
+    raw = ind.points * x
+    text = f"{_label(ind.kinds)} {what} × {each} = {raw:g}分"
+    if raw > ind.cap:
+        text += f", 本项上限{ind.cap:g}分"
+    if cents < _cents(min(raw, ind.cap)):
+        text += f", 加分合计上限{leaf.bonus_cap:g}分"
+    return f"{text} → {shown}"
+
+
+# ---------------------------------------------------------------------------
+# One unit.
+
+
+def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
+                memo: dict) -> tuple[list[Line], int, Line | None, bool]:
+    """A unit's lines, their sum in cents (the total), the veto line if vetoed, whether it had facts."""
+    scheme, width = cs.scheme, len(cs.kinds) + 1
+    stats = _stats(row, in_period, width)
+    has_facts = stats is not None
+    zero = not has_facts and scheme.no_facts == "zero"
+    c, s = stats or ([0] * width, [0.0] * width)
+    year_points = cs.points(c, s, zero)
+    lines: list[Line] = []
+    total = 0
+    ids_of: dict[tuple, tuple] = {}
+
+    def add(leaf: _Leaf, formula: str, cents: int, max_points: float, stage: str) -> None:
+        nonlocal total
+        ids = ids_of.get(leaf.kinds)
+        if ids is None:
+            ids = ids_of[leaf.kinds] = tuple(sorted({e for k in leaf.kinds for e in row.ids[k]}))
+        total += cents
+        lines.append(Line(leaf.ind.id, leaf.ind.name, formula, cents / 100, max_points,
+                          sum(c[k] for k in leaf.kinds), ids, leaf.ind.source, stage))
+
+    if not annual:  # a month, quarter or half-year: one process assessment
+        for leaf, p in zip(cs.leaves, year_points):
+            add(leaf, _explain(leaf, c, s, zero, p, memo), _cents(p), leaf.max_points, PROCESS)
+    else:
+        ps, ys = scheme.process_share, scheme.year_end_share
+        step = 1 if scheme.process_over == "month" else 3
+        subs = [_stats(row, range(q, q + step), width) for q in range(in_period.start, in_period.stop, step)]
+        sub_points = [cs.points(sc, ss, False) for sc, ss in filter(None, subs)]
+        rated = len(sub_points)
+        for n, leaf in enumerate(cs.leaves):
+            if rated:
+                mean = math.fsum(sp[n] for sp in sub_points) / rated
+                cents = _cents(mean * ps / 100)
+                key = (rated, step, _cents(mean), cents, ps)
+                text = memo.get(key)
+                if text is None:
+                    text = memo[key] = (f"过程考核: {rated}{'个月' if step == 1 else '个季度'}(有考核事实)平均 "
+                                        f"{_cents(mean) / 100:.2f}分 × {ps:g}% = {cents / 100:.2f}分")
+            else:
+                cents = _cents(year_points[n] * ps / 100)
+                text = (f"过程考核: {_explain(leaf, c, s, zero, year_points[n], memo)} × {ps:g}% = "
+                        f"{cents / 100:.2f}分")
+            add(leaf, text, cents, leaf.max_points * ps / 100, PROCESS)
+        for leaf, p in zip(cs.leaves, year_points):
+            cents = _cents(p * ys / 100)
+            explained = _explain(leaf, c, s, zero, p, memo)
+            key = (explained, cents)
+            text = memo.get(key)
+            if text is None:
+                text = memo[key] = f"年终考核: {explained} × {ys:g}% = {cents / 100:.2f}分"
+            add(leaf, text, cents, leaf.max_points * ys / 100, YEAR_END)
+    veto = None
+    stage = YEAR_END if annual else PROCESS
+    for leaf in cs.veto_leaves:
+        n = sum(c[k] for k in leaf.kinds)
+        label = _label(leaf.ind.kinds)
+        if n and veto is None:
+            add(leaf, f"{label} {n}次, 一票否决: 扣除其余各项得分 {-total / 100:.2f}分", -total, 0.0, stage)
+            veto = lines[-1]
+        elif n:
+            add(leaf, f"{label} {n}次, 一票否决 (已由前项否决)", 0, 0.0, stage)
+        else:
+            add(leaf, f"未发生{label}, 不否决", 0, 0.0, stage)
+    return lines, total, veto, has_facts
+
+
+# ---------------------------------------------------------------------------
+# Praise and criticism.
+
+
+def _count_hits(cs: _Compiled, months: list[str], own: tuple[str, ...], row: _Row) -> list[str]:
+    """Remarks for every count rule a unit breaks (e.g. 3 escalations within a quarter)."""
+    width, at = len(cs.kinds) + 1, {m: n for n, m in enumerate(months)}
+    hits = []
+    for rule in cs.scheme.criticism.counts:
+        if rule.within == "period":
+            windows = [(own, "本期")]
+        elif rule.within == "month":
+            windows = [((m,), m) for m in own]
+        else:  # the quarters the period touches, up to the period's last month
+            windows = [(tuple(m for m in q if m <= own[-1]), f"{q[0][:4]}年第{(int(q[0][5:]) + 2) // 3}季度")
+                       for q in sorted({_quarter_months(m) for m in own})]
+        k = cs.index[rule.kind]
+        for window, label in windows:
+            n = sum(row.counts[at[m] * width + k] for m in window)
+            if n >= rule.at_least:
+                hits.append(f"{label}{FACT_KINDS.get(rule.kind, rule.kind)}{n}次(≥{rule.at_least}次) → 通报批评、约谈 "
+                            f"({rule.source})")
+                break
+    return hits
+
+
+def _grade(scheme: Scheme, cents: int, vetoed: bool) -> str:
+    if not vetoed:
+        for name, minimum in scheme.grades:
+            if cents >= _cents(minimum):
+                return name
+    return scheme.grades[-1][0]
+
+
+# ---------------------------------------------------------------------------
+
+
+def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: Iterable[int]) -> list[UnitScore]:
+    """Scores of `unit_ids` for `period` (YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY), best first.
+
+    `facts` may hold more than the period: only the period's months count, plus the
+    quarter-to-date months that criticism count rules look at. Ties share a rank and are
+    listed by unit id. Pure and deterministic."""
+    cs = _compiled(scheme)
+    own = period_months(period)
+    units = sorted(set(unit_ids))
+    needed = set(own)
+    if any(r.within == "quarter" for r in scheme.criticism.counts):
+        needed |= {m for mm in own for m in _quarter_months(mm) if m <= own[-1]}
+    months = sorted(needed)
+    in_period = range(months.index(own[0]), months.index(own[0]) + len(own))
+    rows = _bucket(facts, units, months, in_period, cs)
+    results, memo = [], {}
+    for unit in units:
+        lines, cents, veto, has_facts = _unit_lines(cs, len(period) == 4, rows[unit], in_period, memo)
+        results.append((unit, cents, lines, veto, has_facts))
+    results.sort(key=lambda r: (-r[1], r[0]))
+    grade_order = [g for g, _ in scheme.grades]
+    crit = scheme.criticism
+    scores, rank, previous = [], 0, None
+    for position, (unit, cents, lines, veto, has_facts) in enumerate(results, start=1):
+        if cents != previous:
+            rank, previous = position, cents
+        grade = _grade(scheme, cents, veto is not None)
+        remarks: list[str] = []
+        if veto:
+            remarks.append(f"一票否决: {veto.indicator} ({veto.source})")
+        if not has_facts:
+            remarks.append("本期无考核事实 (请核实该单位是否确无应报事项)")
+        criticism = has_facts and bool(
+            (veto and crit.vetoed) or grade in crit.grades or (crit.bottom and rank > len(results) - crit.bottom))
+        if criticism:
+            why = "一票否决" if veto else f"等次{grade}、第{rank}名"
+            remarks.append(f"{why} → 通报批评、约谈 ({crit.source})")
+        hits = _count_hits(cs, months, own, rows[unit]) if has_facts and crit.counts else []
+        remarks += hits
+        criticism = criticism or bool(hits)
+        praise = (has_facts and veto is None and not criticism and rank <= scheme.praise.top
+                  and grade_order.index(grade) <= grade_order.index(scheme.praise.min_grade))
+        if praise:
+            remarks.append(f"第{rank}名、等次{grade} → 通报表扬 ({scheme.praise.source})")
+        scores.append(UnitScore(unit_id=unit, period=period, total=cents / 100, grade=grade, rank=rank,
+                                vetoed=veto is not None, lines=tuple(lines), praise=praise, criticism=criticism,
+                                remarks=tuple(remarks)))
+    return scores
