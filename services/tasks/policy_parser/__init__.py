@@ -1,5 +1,7 @@
 """Policy-document parser: proposes the task list (measures, units, targets, deadlines)
-from a published policy document (.txt in any encoding, .docx, HTML).
+from a published policy document (.txt in any encoding, .docx, HTML), or from a
+task-division table (任务分工表 / 任务清单) in .docx, .xlsx or pasted as text —
+both give the same ``Document`` (see ``tables``).
 """
 
 from .annotations import split_unit_list

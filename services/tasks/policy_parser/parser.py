@@ -1,5 +1,9 @@
 """Assemble a ``Document``: clean → section tree → annotated passages → measures.
 
+Tables go to the table readers instead (``parse_bytes``: .xlsx always, .docx when a
+table has a task header; ``parse_text``: a header of column names on consecutive
+lines or between ``|``), which build the same ``Document``.
+
 A measure is any passage that carries a unit annotation. A numbered item with
 one annotation is one measure (its whole text); with several annotations the
 item is cut at each of them (``二.(一)#2``), and unnumbered documents are cut

@@ -549,8 +549,9 @@ def _docx_grid(table) -> tuple[list[list[str]], list[list[bool]]]:
     own: list[list[bool]] = []
     above: list = []
     for row in table.rows:
-        tcs = [cell._tc for cell in row.cells]
-        cells.append([cell.text for cell in row.cells])
+        row_cells = row.cells
+        tcs = [cell._tc for cell in row_cells]
+        cells.append([cell.text for cell in row_cells])
         own.append([k >= len(above) or tc is not above[k] for k, tc in enumerate(tcs)])
         above = tcs
     return cells, own
