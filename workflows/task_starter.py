@@ -1,4 +1,5 @@
-"""Starts the workflow of every published task that has none yet.
+"""Starts the workflow of every published task that has none yet, and the reporting
+cycle of every region with published policies.
 
 Publishing only writes PostgreSQL (tasks and their `task.published` events, in one
 transaction); the starter, running in the worker process, reads the tasks without
@@ -21,6 +22,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from services.common.calendar import default_calendar
 from services.common.config import get_settings
 from services.tasks.steps import TZ, horizon_for
+from workflows.bulletin_workflow import BulletinCycle, BulletinCycleWorkflow
 from workflows.task_workflow import LEAD_UNIT, REGION_CODE, TASK_ID, TASK_STATUS, PolicyTaskWorkflow, TaskPlan
 
 log = logging.getLogger(__name__)
@@ -93,10 +95,31 @@ async def start_pending(client: Client, pool: ConnectionPool, task_queue: str, l
     return len(tasks)
 
 
+async def ensure_bulletin_cycles(client: Client, pool: ConnectionPool, task_queue: str) -> int:
+    """Every region with published policies has its reporting cycle (月通报 on the 3rd …)."""
+    def regions() -> list[str]:
+        with pool.connection() as conn:
+            return [r["region_code"] for r in conn.execute(
+                "SELECT DISTINCT region_code FROM tasks.policy_documents WHERE status = 'published' ORDER BY 1")]
+
+    codes = await asyncio.to_thread(regions)
+    for code in codes:
+        await client.start_workflow(
+            BulletinCycleWorkflow.run, BulletinCycle(code),
+            id=f"{get_settings().temporal_workflow_id_prefix}bulletins-{code}", task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    return len(codes)
+
+
 async def run_starter(client: Client, pool: ConnectionPool, task_queue: str, stop: asyncio.Event,
                       every_s: float = 2.0) -> None:
+    cycles_checked = 0.0
     while not stop.is_set():
         try:
+            if asyncio.get_running_loop().time() - cycles_checked > 300:
+                await ensure_bulletin_cycles(client, pool, task_queue)
+                cycles_checked = asyncio.get_running_loop().time()
             started = await start_pending(client, pool, task_queue)
             if started:
                 log.info("started %d task workflows", started)
