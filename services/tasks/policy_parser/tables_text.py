@@ -169,12 +169,12 @@ def _groups(region: list[str], mode: str) -> list[tuple[str, str]]:
         while lines and not lines[-1]:
             lines.pop()
         if 2 * lines.count("") >= content:
-            return [(line, "line") for line in lines if line]  # blank lines between all lines: spacing
+            return _split_pipes([(line, "line") for line in lines if line])  # blank lines between all lines: spacing
         groups, after_blank = [], True
         for line in lines:
             groups.append((line, "pipe" if after_blank or not line else "line"))
             after_blank = not line
-        return groups
+        return _split_pipes(groups)
     groups = []
     boundary, last_pipe = "pipe", False
     for line in region:
@@ -185,7 +185,19 @@ def _groups(region: list[str], mode: str) -> list[tuple[str, str]]:
         elif line:
             groups.append((line, boundary))
             boundary, last_pipe = "join", False
-    return groups
+    return _split_pipes(groups)
+
+
+def _split_pipes(groups: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A line holding ``a | | b`` (a web page's last cells, run together) is cells with explicit boundaries."""
+    out = []
+    for text, boundary in groups:
+        if "|" not in text:
+            out.append((text, boundary))
+            continue
+        for k, piece in enumerate(text.strip("|").split("|")):
+            out.append((piece.strip(), boundary if k == 0 else "pipe"))
+    return out
 
 
 class _Fit:

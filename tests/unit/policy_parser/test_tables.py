@@ -377,3 +377,23 @@ def test_several_tables_under_their_own_headings():
     text = ("某县重点任务分工表\n一、产业发展\n" + "\n".join(header) + "\n1\n发展庭院经济\n县农业农村局\n各乡镇\n"
             "二、就业帮扶\n" + "\n".join(header) + "\n1\n开发公益岗位\n县人社局\n县财政局\n")
     assert summary(parse_text(text)) == expected
+
+
+def test_web_page_table_with_paragraphs_in_cells_and_rowspan():
+    page = (
+        "<html><body><p>某县2023年重点任务分工表</p><table>"
+        "<tr><td><p>序号</p></td><td><p>重点任务</p></td><td><p>具体措施</p></td><td><p>牵头单位</p></td>"
+        "<td><p>配合单位</p></td><td><p>完成时限</p></td></tr>"
+        "<tr><td>1</td><td><p>加强监测</p></td><td><p>按月开展动态监测。</p><p>及时纳入帮扶。</p></td>"
+        "<td rowspan='2'><p>县乡村振兴局</p></td><td><p>县民政局</p><p>县财政局</p></td><td>10月底</td></tr>"
+        "<tr><td>2</td><td><p>产业帮扶</p></td><td><p>发展特色产业。</p></td><td><p>县农业农村局</p></td><td>12月底</td></tr>"
+        "<tr><td>3</td><td><p>就业帮扶</p></td><td><p>开发公益岗位。</p></td><td>县人社局</td><td></td><td>长期坚持</td></tr>"
+        "</table><p>扫一扫在手机打开</p></body></html>"
+    )
+    doc = parse_bytes(page.encode(), "page.html")
+    assert summary(doc) == [
+        ("1", "加强监测", ["县乡村振兴局"], ["县民政局", "县财政局"], False, []),
+        ("2", "产业帮扶", ["县乡村振兴局"], ["县农业农村局"], False, []),  # the lead cell spans two rows
+        ("3", "就业帮扶", ["县人社局"], [], False, []),
+    ]
+    assert doc.measures[0].text == "按月开展动态监测。\n及时纳入帮扶。"
