@@ -52,7 +52,7 @@ def check_upload(filename: str, size: int) -> None:
         raise PolicyError(f"文件超过 5 MB 上限 ({size} 字节) (file too large)", 413)
     if _suffix(filename) not in ACCEPTED_TYPES:
         raise PolicyError(
-            f"不支持的文件类型 {_suffix(filename) or '(无扩展名)'},请上传 .txt .docx .html (unsupported type)", 415
+            f"不支持的文件类型 {_suffix(filename) or '(无扩展名)'},请上传 .txt .docx .html .xlsx (unsupported type)", 415
         )
     if size == 0:
         raise PolicyError("文件为空 (empty file)", 422)

@@ -14,7 +14,7 @@ class Strict(BaseModel):
 class TargetIn(Strict):
     indicator: str = Field(min_length=1, max_length=200)
     year: int | None = Field(default=None, ge=2000, le=2100)
-    comparator: Literal[">=", ">", "<=", "<", "="]
+    comparator: Literal[">=", ">", "<=", "<", "=", "qualitative"]
     value: float | None = None
     unit: str | None = Field(default=None, max_length=20)
     text: str = Field(default="", max_length=2000)

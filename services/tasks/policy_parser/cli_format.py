@@ -31,8 +31,10 @@ def _fit(s: str, width: int) -> str:
 
 
 def _target(t: Target) -> str:
-    value = "?" if t.value is None else f"{t.value:g}"
     year = f"{t.year}:" if t.year else ""
+    if t.comparator == "qualitative":
+        return f"{year}{t.indicator[-6:]} {t.text}"
+    value = "?" if t.value is None else f"{t.value:g}"
     return f"{year}{t.category or ''}{t.indicator[-6:]}{t.comparator}{value}{t.unit or ''}"
 
 
