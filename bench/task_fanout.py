@@ -2,11 +2,12 @@
 
 Measures, in one run and against one Temporal dev server and one PostgreSQL:
 
-  (1) raw Temporal starts: N trivial `PingWorkflow`s started with the same client,
-      in `asyncio.gather` chunks of the size `start_pending` uses (200), on a task
-      queue nobody polls, so only the start calls count; then a worker drains them
-      (completions), and N more are started while that worker runs (both skipped
-      with --skip-completions);
+  (1) raw Temporal starts: N trivial `PingWorkflow`s (N = the tasks of (2)) started
+      with the same client, in `asyncio.gather` chunks of the size `start_pending`
+      uses (200), on a task queue nobody polls, so only the start calls count (they
+      are never run); then, optionally (not with --skip-completions), 500 more on a
+      queue the project's worker (`build_worker`) polls: starts with a worker
+      running, and starts + completions;
   (2) the project's path: the five seed documents published (services.tasks.policies
       upload / confirm / publish, as an office principal) in synthetic copies of the
       demo registry, each copy with its own region codes; first one copy, whose steps
@@ -30,7 +31,7 @@ Where PostgreSQL and Temporal come from, each on its own:
   - `DATABASE_URL` / `TEMPORAL_ADDRESS` from the environment when set. Use a scratch
     database and namespace: the bench applies the migrations, adds regions, units,
     users, documents and tasks (every pending task of that database is started), and
-    leaves its workflows running on a task queue of its own;
+    leaves its workflows (and the never-run pings) on task queues of its own;
   - otherwise the dev stack's embedded servers (services/common/devstack):
     PostgreSQL with fsync on, Temporal's dev server with a SQLite file and the
     project's search attributes, on free ports under a temporary directory, stopped
@@ -82,6 +83,7 @@ from psycopg.rows import dict_row  # noqa: E402
 from services.common.devstack import ServerProcess, http_problem  # noqa: E402
 
 CHUNK = 200  # start_pending's default limit: the concurrency of the project's starts
+COMPLETIONS = 500  # pings started and completed with a worker running (the optional figure)
 STALL_S = 30.0  # no new step row for this long (with every workflow started): give up waiting
 PHASE_TIMEOUT_S = 420.0
 NATION = "000000000000"
@@ -607,16 +609,15 @@ async def temporal_phases(st: Stack, args, run: str) -> dict:
             print(f"(1) raw Temporal starts: {n_raw} PingWorkflows, gather chunks of {args.chunk}", flush=True)
             raw = line("start_workflow, no worker on the queue", n_raw,
                        await start_pings(client, raw_queue, n_raw, args.chunk, f"{run}-a"))
-            drained = raw_with_worker = None
+            completed = raw_with_worker = None
             if not args.skip_completions:
-                async with build_worker(client, None, raw_queue):
-                    drained = line("worker drains them (until none running)", n_raw,
-                                   await wait_no_running(client, raw_queue))
+                n_done, done_queue = min(n_raw, COMPLETIONS), f"bench-done-{run}"
+                async with build_worker(client, None, done_queue):
                     t = time.perf_counter()
-                    raw_with_worker = line("start_workflow, worker running", n_raw,
-                                           await start_pings(client, raw_queue, n_raw, args.chunk, f"{run}-b"))
-                    await wait_no_running(client, raw_queue)
-                    line("  ... started and completed", n_raw, time.perf_counter() - t)
+                    raw_with_worker = line("start_workflow, a worker running on the queue", n_done,
+                                           await start_pings(client, done_queue, n_done, args.chunk, f"{run}-b"))
+                    await wait_no_running(client, done_queue)
+                    completed = line("  ... started and completed", n_done, time.perf_counter() - t)
 
             print(f"(2b) the project's path: start_pending(limit={args.chunk}) in a loop, worker in this process",
                   flush=True)
@@ -632,7 +633,8 @@ async def temporal_phases(st: Stack, args, run: str) -> dict:
                   f"tasks.step_history {history} rows", flush=True)
         out.update(
             probe_tasks=probe_tasks, steps_per_copy=per_copy, copies=copies, publish_s=round(publish_s, 1),
-            tasks=fan.tasks, raw_starts=n_raw, raw_starts_per_s=round(raw), raw_drain_per_s=round(drained) if drained else None,
+            tasks=fan.tasks, raw_starts=n_raw, raw_starts_per_s=round(raw),
+            raw_completions_per_s=round(completed) if completed else None,
             raw_starts_with_worker_per_s=round(raw_with_worker) if raw_with_worker else None,
             task_starts_per_s=round(task_rate), start_ratio=round(task_rate / raw, 3),
             start_ratio_vs_raw_with_worker=round(task_rate / raw_with_worker, 3) if raw_with_worker else None, steps_opened=fan.steps if not fan.complete else target,
@@ -650,7 +652,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50, help="concurrent inbox clients (default 50)")
     ap.add_argument("--inbox-seconds", type=int, default=20, help="inbox load duration (default 20)")
     ap.add_argument("--skip-completions", action="store_true",
-                    help="skip the optional ping completions with a worker (saves a minute or two)")
+                    help="skip the optional ping starts + completions with a worker running")
     args = ap.parse_args()
     if args.steps < 1:
         ap.error("--steps must be positive")
@@ -693,7 +695,8 @@ def main() -> int:
         "healthz_p50_ms": round(inbox["raw_p50_ms"], 1),
         "healthz_p99_ms": round(inbox["raw_p99_ms"], 1),
         "healthz_per_s": round(inbox["raw_per_s"]),
-        **{k: result[k] for k in ("tasks", "raw_starts", "raw_starts_with_worker_per_s", "start_ratio_vs_raw_with_worker", "raw_drain_per_s", "copies",
+        **{k: result[k] for k in ("tasks", "raw_starts", "raw_starts_with_worker_per_s", "start_ratio_vs_raw_with_worker", "raw_completions_per_s",
+                                  "copies",
                                   "steps_per_copy", "steps_target", "steps_complete", "steps_s", "publish_s")},
         "load_avg_start": round(load_start, 1),
         "load_avg_end": round(os.getloadavg()[0], 1),
