@@ -155,3 +155,36 @@ def test_the_office_edits_a_rule_set_and_the_consumer_uses_it(clients, database_
         fired = {a["rule_id"]: a["rule_set"] for a in conn.execute("SELECT rule_id, rule_set FROM alerts.alerts")}
     assert "income_below_county_average" in fired, "15000 is below the edited average of 20000"
     assert fired["income_below_county_average"].startswith("532325000000/2023.yaml")
+
+
+def test_duplicated_and_malformed_household_events(clients, database_url):
+    tasks, alerts = clients
+    entry = login(tasks, "dongchuan_entry")
+    h = alerts.post("/api/households", headers=entry, json=HOUSEHOLD).json()
+    alerts.post(f"/api/households/{h['id']}/records", headers=entry,
+                json={"period": "2023", "per_capita_income": 5000, "labourers": 2, "employed": 1})
+    pump(database_url, lambda conn: groups(conn))
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        envelope = conn.execute("SELECT envelope FROM alerts.outbox WHERE envelope->>'type' = 'household.record.saved'"
+                                ).fetchone()["envelope"]
+        seen_before = conn.execute("SELECT max(times_seen) AS n FROM alerts.alerts").fetchone()["n"]
+    import orjson
+
+    producer = make_producer()
+    producer.send("household.events", key=b"x", value=orjson.dumps(envelope))  # the same event again
+    producer.send("household.events", key=b"x", value=b'{"type": "household.record.saved"')  # malformed
+    producer.flush()
+    producer.close()
+    deadline = time.monotonic() + 20
+    consumer = make_consumer("xianjie-alerts-test", "household.events")
+    producer = make_producer()
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        dead = 0
+        while time.monotonic() < deadline and not dead:
+            result = poll_and_apply(consumer, producer, conn, build_consumer(), timeout_ms=500)
+            dead += len(result.dead_letters) if result else 0
+        seen_after = conn.execute("SELECT max(times_seen) AS n FROM alerts.alerts").fetchone()["n"]
+    consumer.close()
+    producer.close()
+    assert dead == 1, "the malformed event went to the dead letters"
+    assert seen_after == seen_before, "the repeated event changed nothing"
