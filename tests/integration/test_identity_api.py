@@ -51,7 +51,7 @@ def test_login_right_and_wrong(client):
 def test_login_with_missing_fields_names_them(client):
     r = client.post("/api/auth/login", json={"username": "admin"})
     assert r.status_code == 422
-    assert {"field": "password", "reason": "Field required"} in r.json()["errors"]
+    assert {"field": "password", "reason": "Field required", "message": "必填"} in r.json()["errors"]
 
 
 def test_every_api_route_needs_a_token(client):
