@@ -129,9 +129,10 @@ def plan_steps(
 
 
 def reminder_times(plan_due: date, opens_at: datetime, days_before: list[int]) -> list[datetime]:
-    """09:00 on each reminder day that falls after the step opened."""
+    """09:00 on each reminder day after the day the step opened (a step that has just
+    opened needs no reminder that it is due soon)."""
     times = {at_work_hour(plan_due - timedelta(days=n)) for n in days_before}
-    return sorted(t for t in times if t > opens_at)
+    return sorted(t for t in times if t > opens_at and t.date() > opens_at.astimezone(TZ).date())
 
 
 def escalation_times(plan_due: date, ladder: list[dict], workdays: WorkCalendar) -> list[Escalation]:

@@ -94,13 +94,13 @@ async def test_a_year_of_steps_reminders_escalations_and_actions(time_skipping_e
             assert due_day(ack) == date(2023, 1, 6), "签收: 3 working days after 2023-01-03"
             reminders = rows(database_url, "SELECT detail->>'at' AS at FROM tasks.step_history WHERE step_id = %s "
                                            "AND action = 'reminded' ORDER BY id", ack["id"])
-            assert [r["at"][:16] for r in reminders] == ["2023-01-03T09:00", "2023-01-05T09:00"], "3 days and 1 day before"
+            assert [r["at"][:16] for r in reminders] == ["2023-01-05T09:00"], "1 day before; none on the day it opened"
             assert ack["overdue"] and ack["escalation_level"] == 3, "unit head +1, 分管领导 +3, office +7 working days"
             escalations = rows(database_url, "SELECT level, to_role, at FROM tasks.escalations WHERE step_id = %s ORDER BY level", ack["id"])
             assert [(e["level"], e["to_role"], e["at"].date()) for e in escalations] == [
                 (1, "unit_head", date(2023, 1, 9)), (2, "leader", date(2023, 1, 11)), (3, "office", date(2023, 1, 17))]
             assert [h["action"] for h in rows(database_url, "SELECT action FROM tasks.step_history WHERE step_id = %s ORDER BY id", ack["id"])] == [
-                "opened", "reminded", "reminded", "overdue", "escalated", "escalated", "escalated"]
+                "opened", "reminded", "overdue", "escalated", "escalated", "escalated"]
 
             # 签收 by the unit itself; another unit is refused before anything is written
             with pytest.raises(WorkflowUpdateFailedError) as refused:
