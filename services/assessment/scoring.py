@@ -15,7 +15,8 @@ praise / criticism flags and the lines behind the total. Why it is built this wa
   `split.year_end`% × the score over the whole year's facts (年终考核), indicator by
   indicator: an annual score has a process and a year-end line per indicator;
 - a unit with no facts at all: see `no_facts` in the scheme (default zero: its rates
-  give 0); it is never praised, and not criticised for its grade alone;
+  give 0); it is never praised, and not criticised for its grade alone (a count rule
+  such as three escalations in a quarter still applies: those are facts);
 - speed (a province: thousands of units × 12 months × dozens of indicators): the
   scheme's formulas are compiled once into one Python function over per-kind counts
   and sums, generated from validated numbers and indices only.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import chain
 
 from services.assessment.model import FACT_KINDS, Fact, Line, UnitScore
 from services.assessment.schemes import Indicator, Scheme, period_months
@@ -34,8 +36,8 @@ PROCESS, YEAR_END = "process", "year_end"
 
 
 def _cents(x: float) -> int:
-    """Half-up to the cent on the decimal as written (18.125 → 1813, not binary 1812)."""
-    return math.floor(x * 100 + 0.5 + 1e-9) if x >= 0 else -math.floor(-x * 100 + 0.5 + 1e-9)
+    """Half-up to the cent on the decimal as written (18.125 → 1813, not binary 1812.4999…)."""
+    return int(x * 100 + 0.5 + 1e-9) if x >= 0 else -int(-x * 100 + 0.5 + 1e-9)
 
 
 def _label(kinds: Iterable[str]) -> str:
@@ -57,7 +59,7 @@ def _kinds_of(ind: Indicator) -> tuple[str, ...]:
 class _Leaf:
     """An indicator with its fact kinds as numbers."""
 
-    __slots__ = ("ind", "kinds", "num", "den", "max_points", "bonus_cap")
+    __slots__ = ("ind", "kinds", "num", "den", "max_points", "bonus_cap", "label", "num_label", "den_label")
 
     def __init__(self, ind: Indicator, index: dict[str, int], bonus_cap: float | None):
         self.ind = ind
@@ -66,6 +68,7 @@ class _Leaf:
         self.den = tuple(index[k] for k in ind.denominator)
         self.max_points = ind.weight or ind.cap
         self.bonus_cap = bonus_cap
+        self.label, self.num_label, self.den_label = _label(ind.kinds), _label(ind.numerator), _label(ind.denominator)
 
 
 class _Compiled:
@@ -91,20 +94,21 @@ class _Compiled:
             ind, p, w = leaf.ind, f"p{n}", float(leaf.ind.weight)
             if ind.formula == "rate":
                 empty = 0.0 if ind.empty == "zero" else w if ind.empty == "full" else float(ind.empty)
-                body.append(f"d = {self._sum(ind.denominator, False)}")
-                body.append(f"{p} = {w!r} * min(1.0, {self._sum(ind.numerator, False)} / d) if d > 0 "
-                            f"else (0.0 if zero else {empty!r})")
-            elif ind.formula == "deduction":
-                body.append(f"{p} = max(0.0, {w!r} - {float(ind.points)!r} * {self._sum(ind.kinds, ind.per == 'value')})")
-            else:
-                body.append(f"{p} = min({float(ind.cap)!r}, {float(ind.points)!r} * "
-                            f"{self._sum(ind.kinds, ind.per == 'value')})")
+                body.append(f"d = {self._sum(ind.denominator, False)}")  # a rate: weight × min(1, num / den)
+                body.append(f"{p} = ({w!r} if (n := {self._sum(ind.numerator, False)}) >= d else {w!r} * (n / d)) "
+                            f"if d > 0 else (0.0 if zero else {empty!r})")
+            elif ind.formula == "deduction":  # max(0, weight − points × amount)
+                body.append(f"{p} = x if (x := {w!r} - {float(ind.points)!r} * "
+                            f"{self._sum(ind.kinds, ind.per == 'value')}) > 0.0 else 0.0")
+            else:  # a bonus: min(cap, points × amount)
+                body.append(f"{p} = x if (x := {float(ind.points)!r} * {self._sum(ind.kinds, ind.per == 'value')}) "
+                            f"< {float(ind.cap)!r} else {float(ind.cap)!r}")
             names.append(p)
         if self.scheme.bonus_cap is not None:
             body.append(f"room = {float(self.scheme.bonus_cap)!r}")
             for n, leaf in enumerate(self.leaves):
                 if leaf.ind.formula == "bonus":
-                    body += [f"p{n} = min(p{n}, room)", f"room -= p{n}"]
+                    body += [f"p{n} = p{n} if p{n} < room else room", f"room -= p{n}"]
         body.append(f"return [{', '.join(names)}]")
         source = "def points(c, s, zero):\n" + "".join(f"    {line}\n" for line in body)
         namespace: dict = {}
@@ -185,10 +189,10 @@ def _explain(leaf: _Leaf, c: list, s: list, zero: bool, points: float, memo: dic
     ind = leaf.ind
     cents = _cents(points)
     if ind.formula == "rate":
-        den, num = sum(c[k] for k in leaf.den), sum(c[k] for k in leaf.num)
+        den, num = sum(map(c.__getitem__, leaf.den)), sum(map(c.__getitem__, leaf.num))
         key = (leaf, zero, num, den, cents)
     else:
-        x = sum((s if ind.per == "value" else c)[k] for k in leaf.kinds)
+        x = sum(map((s if ind.per == "value" else c).__getitem__, leaf.kinds))
         key = (leaf, x, cents)
     text = memo.get(key)
     if text is None:
@@ -206,9 +210,9 @@ def _formula(leaf: _Leaf, *numbers) -> str:
                 return f"本期无任何考核事实, 按方案(no_facts: zero)计0分 (满分{ind.weight:g}分)"
             rule = (f"按方案计满分{ind.weight:g}分" if ind.empty == "full" else "按方案计0分" if ind.empty == "zero"
                     else f"按方案计{float(ind.empty):g}分")
-            return f"本期无{_label(ind.denominator)}, {rule} = {shown}"
+            return f"本期无{leaf.den_label}, {rule} = {shown}"
         over = ", 按100%计" if num > den else ""
-        return (f"{_label(ind.numerator)} {num:g}/{_label(ind.denominator)} {den:g} = {100 * num / den:.1f}%{over}"
+        return (f"{leaf.num_label} {num:g}/{leaf.den_label} {den:g} = {100 * num / den:.1f}%{over}"
                 f" × {ind.weight:g}分 = {shown}")
     x, _ = numbers
     by_value = ind.per == "value"
@@ -216,9 +220,9 @@ def _formula(leaf: _Leaf, *numbers) -> str:
     each = f"{ind.points:g}分/{ind.unit}" if by_value and ind.unit else f"{ind.points:g}分"
     if ind.formula == "deduction":
         floor = " (扣至0分为止)" if ind.points * x > ind.weight else ""
-        return f"{ind.weight:g}分 − {_label(ind.kinds)} {what} × {each}{floor} = {shown}"
+        return f"{ind.weight:g}分 − {leaf.label} {what} × {each}{floor} = {shown}"
     raw = ind.points * x
-    text = f"{_label(ind.kinds)} {what} × {each} = {raw:g}分"
+    text = f"{leaf.label} {what} × {each} = {raw:g}分"
     if raw > ind.cap:
         text += f", 本项上限{ind.cap:g}分"
     if cents < _cents(min(raw, ind.cap)):
@@ -238,63 +242,69 @@ def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
     has_facts = stats is not None
     zero = not has_facts and scheme.no_facts == "zero"
     c, s = stats or ([0] * width, [0.0] * width)
-    year_points = cs.points(c, s, zero)
+    points = cs.points(c, s, zero)
+    evidence_of: dict[tuple, tuple] = {}  # kind numbers → (event ids, how many facts)
+
+    def evidence(leaf: _Leaf) -> tuple:
+        found = evidence_of.get(leaf.kinds)
+        if found is None:
+            ids = row.ids[leaf.kinds[0]] if len(leaf.kinds) == 1 else set(chain.from_iterable(row.ids[k] for k in leaf.kinds))
+            found = evidence_of[leaf.kinds] = (tuple(sorted(ids)), sum(map(c.__getitem__, leaf.kinds)))
+        return found
+
     lines: list[Line] = []
     total = 0
-    ids_of: dict[tuple, tuple] = {}
-
-    def add(leaf: _Leaf, formula: str, cents: int, max_points: float, stage: str) -> None:
-        nonlocal total
-        ids = ids_of.get(leaf.kinds)
-        if ids is None:
-            ids = ids_of[leaf.kinds] = tuple(sorted({e for k in leaf.kinds for e in row.ids[k]}))
-        total += cents
-        lines.append(Line(leaf.ind.id, leaf.ind.name, formula, cents / 100, max_points,
-                          sum(c[k] for k in leaf.kinds), ids, leaf.ind.source, stage))
-
     if not annual:  # a month, quarter or half-year: one process assessment
-        for leaf, p in zip(cs.leaves, year_points):
-            add(leaf, _explain(leaf, c, s, zero, p, memo), _cents(p), leaf.max_points, PROCESS)
+        for leaf, p in zip(cs.leaves, points):
+            ind, (ids, count), cents = leaf.ind, evidence(leaf), _cents(p)
+            total += cents
+            lines.append(Line(ind.id, ind.name, _explain(leaf, c, s, zero, p, memo), cents / 100, leaf.max_points,
+                              count, ids, ind.source, PROCESS))
     else:
         ps, ys = scheme.process_share, scheme.year_end_share
         step = 1 if scheme.process_over == "month" else 3
         subs = [_stats(row, range(q, q + step), width) for q in range(in_period.start, in_period.stop, step)]
         sub_points = [cs.points(sc, ss, False) for sc, ss in filter(None, subs)]
-        rated = len(sub_points)
+        rated, by_leaf = len(sub_points), list(zip(*sub_points))
+        word = "个月" if step == 1 else "个季度"
+        year_end: list[Line] = []
         for n, leaf in enumerate(cs.leaves):
-            if rated:
-                mean = math.fsum(sp[n] for sp in sub_points) / rated
+            ind, (ids, count), p = leaf.ind, evidence(leaf), points[n]
+            if rated:  # the mean of the months (quarters) that had facts
+                mean = math.fsum(by_leaf[n]) / rated
                 cents = _cents(mean * ps / 100)
                 key = (rated, step, _cents(mean), cents, ps)
                 text = memo.get(key)
                 if text is None:
-                    text = memo[key] = (f"过程考核: {rated}{'个月' if step == 1 else '个季度'}(有考核事实)平均 "
-                                        f"{_cents(mean) / 100:.2f}分 × {ps:g}% = {cents / 100:.2f}分")
-            else:
-                cents = _cents(year_points[n] * ps / 100)
-                text = (f"过程考核: {_explain(leaf, c, s, zero, year_points[n], memo)} × {ps:g}% = "
-                        f"{cents / 100:.2f}分")
-            add(leaf, text, cents, leaf.max_points * ps / 100, PROCESS)
-        for leaf, p in zip(cs.leaves, year_points):
+                    text = memo[key] = (f"过程考核: {rated}{word}(有考核事实)平均 {_cents(mean) / 100:.2f}分 × {ps:g}% "
+                                        f"= {cents / 100:.2f}分")
+            else:  # no facts all year: the no-facts score
+                cents = _cents(p * ps / 100)
+                text = f"过程考核: {_explain(leaf, c, s, zero, p, memo)} × {ps:g}% = {cents / 100:.2f}分"
+            lines.append(Line(ind.id, ind.name, text, cents / 100, leaf.max_points * ps / 100, count, ids, ind.source,
+                              PROCESS))
+            total += cents
             cents = _cents(p * ys / 100)
-            explained = _explain(leaf, c, s, zero, p, memo)
-            key = (explained, cents)
+            total += cents
+            key = (_explain(leaf, c, s, zero, p, memo), cents)
             text = memo.get(key)
             if text is None:
-                text = memo[key] = f"年终考核: {explained} × {ys:g}% = {cents / 100:.2f}分"
-            add(leaf, text, cents, leaf.max_points * ys / 100, YEAR_END)
+                text = memo[key] = f"年终考核: {key[0]} × {ys:g}% = {cents / 100:.2f}分"
+            year_end.append(Line(ind.id, ind.name, text, cents / 100, leaf.max_points * ys / 100, count, ids,
+                                 ind.source, YEAR_END))
+        lines += year_end
     veto = None
     stage = YEAR_END if annual else PROCESS
     for leaf in cs.veto_leaves:
-        n = sum(c[k] for k in leaf.kinds)
-        label = _label(leaf.ind.kinds)
+        ind, (ids, n) = leaf.ind, evidence(leaf)
         if n and veto is None:
-            add(leaf, f"{label} {n}次, 一票否决: 扣除其余各项得分 {-total / 100:.2f}分", -total, 0.0, stage)
-            veto = lines[-1]
-        elif n:
-            add(leaf, f"{label} {n}次, 一票否决 (已由前项否决)", 0, 0.0, stage)
+            veto = Line(ind.id, ind.name, f"{leaf.label} {n}次, 一票否决: 扣除其余各项得分 {-total / 100:.2f}分",
+                        -total / 100, 0.0, n, ids, ind.source, stage)
+            lines.append(veto)
+            total = 0
         else:
-            add(leaf, f"未发生{label}, 不否决", 0, 0.0, stage)
+            text = f"{leaf.label} {n}次, 一票否决 (已由前项否决)" if n else f"未发生{leaf.label}, 不否决"
+            lines.append(Line(ind.id, ind.name, text, 0.0, 0.0, n, ids, ind.source, stage))
     return lines, total, veto, has_facts
 
 
@@ -363,16 +373,16 @@ def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: It
             rank, previous = position, cents
         grade = _grade(scheme, cents, veto is not None)
         remarks: list[str] = []
-        if veto:
+        if veto is not None:
             remarks.append(f"一票否决: {veto.indicator} ({veto.source})")
         if not has_facts:
             remarks.append("本期无考核事实 (请核实该单位是否确无应报事项)")
         criticism = has_facts and bool(
-            (veto and crit.vetoed) or grade in crit.grades or (crit.bottom and rank > len(results) - crit.bottom))
+            (veto is not None and crit.vetoed) or grade in crit.grades or (crit.bottom and rank > len(results) - crit.bottom))
         if criticism:
-            why = "一票否决" if veto else f"等次{grade}、第{rank}名"
+            why = "一票否决" if veto is not None else f"等次{grade}、第{rank}名"
             remarks.append(f"{why} → 通报批评、约谈 ({crit.source})")
-        hits = _count_hits(cs, months, own, rows[unit]) if has_facts and crit.counts else []
+        hits = _count_hits(cs, months, own, rows[unit]) if crit.counts else []
         remarks += hits
         criticism = criticism or bool(hits)
         praise = (has_facts and veto is None and not criticism and rank <= scheme.praise.top
