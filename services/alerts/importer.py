@@ -871,31 +871,91 @@ def _record_view(r: dict) -> dict:
     return {f: (float(r[f]) if isinstance(r[f], Decimal) else r[f]) for f in repo.RECORD_FIELDS}
 
 
-def apply_row(conn: psycopg.Connection, p: ParsedRow, *, actor: Principal | None, request_id: str | None,
-              source: str) -> tuple[bool, bool]:
-    """Save one row's household and record; returns (household changed, record changed).
-    The cells left blank keep what the register holds."""
-    existing = repo.get_household_by_no(conn, p.household_no)
+@dataclass
+class Known:
+    """What the register holds for the rows of one chunk, read in two queries
+    (and kept up to date as the chunk saves), so each row costs only its writes."""
+
+    households: dict[str, dict]  # 户编号 → household
+    records: dict[tuple[str, str], dict]  # (户编号, 期间) → record
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection, rows: list[ParsedRow]) -> Known:
+        numbers = sorted({p.household_no for p in rows})
+        keys = sorted({(p.household_no, p.record["period"]) for p in rows if p.record is not None})
+        households = {h["household_no"]: h for h in conn.execute(
+            f"SELECT {repo.HOUSEHOLD_COLUMNS} FROM alerts.households h WHERE h.household_no = ANY(%s)", (numbers,))}
+        records = {}
+        if keys:
+            for r in conn.execute(
+                """SELECT h.household_no AS _no, r.* FROM alerts.household_records r
+                   JOIN alerts.households h ON h.id = r.household_id
+                   WHERE (h.household_no, r.period) IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
+                ([k[0] for k in keys], [k[1] for k in keys]),
+            ):
+                records[(r.pop("_no"), r["period"])] = r
+        return cls(households, records)
+
+
+@dataclass
+class Plan:
+    """One row checked against the register, before anything is written."""
+
+    row: ParsedRow
+    existing: dict | None
+    household: dict | None  # to save; None when unchanged
+    record: dict | None  # to save; None when unchanged or none given
+
+
+def plan_row(p: ParsedRow, known: Known, actor: Principal | None) -> Plan:
+    """The row merged with what the register holds (blank cells keep it) and checked
+    again by the schemas; raises RegisterError or ValidationError, writing nothing."""
+    existing = known.households.get(p.household_no)
     if existing is not None and actor is not None and not actor.covers_region(existing["village_code"]):
         raise register.RegisterError(f"户编号 {p.household_no} 属于其他辖区 (household outside your jurisdiction)", 403)
     data = {**_household_view(existing), **p.household} if existing else dict(p.household)
     data = HouseholdIn.model_validate(data).model_dump()
-    if existing is not None and all(existing[k] == data[k] for k in HOUSEHOLD_KEYS):
-        household, household_changed = existing, False
-    else:
-        household = register.save_household(conn, actor=actor, data=data, request_id=request_id, source=source)
-        household_changed = True
-    if p.record is None:
-        return household_changed, False
-    before = repo.get_record(conn, household["id"], p.record["period"])
-    record = {**_record_view(before), **p.record} if before else dict(p.record)
-    record = RecordIn.model_validate(record).model_dump()
-    _, record_changed = register.save_record(conn, actor=actor, household_id=household["id"], record=record,
-                                             request_id=request_id, source=source)
-    return household_changed, record_changed
+    unchanged = existing is not None and all(existing[k] == data[k] for k in HOUSEHOLD_KEYS)
+    record = None
+    if p.record is not None:
+        before = known.records.get((p.household_no, p.record["period"]))
+        record = {**_record_view(before), **p.record} if before else dict(p.record)
+        record = RecordIn.model_validate(record).model_dump()
+        if before is not None and all(register._same(before.get(f), record.get(f)) for f in repo.RECORD_FIELDS):
+            record = None
+    return Plan(p, existing, None if unchanged else data, record)
+
+
+def write_row(conn: psycopg.Connection, plan: Plan, known: Known, *, actor: Principal | None,
+              request_id: str | None, source: str) -> tuple[bool, bool]:
+    """Save what `plan_row` found changed, through the register (outbox event and audit row
+    in this transaction); returns (household changed, record changed)."""
+    household = plan.existing
+    if plan.household is not None:
+        household = register.save_household(conn, actor=actor, data=plan.household, request_id=request_id,
+                                            source=source)
+    record_changed = False
+    if plan.record is not None:
+        saved, record_changed = register.save_record(conn, actor=actor, household_id=household["id"],
+                                                     record=plan.record, request_id=request_id, source=source)
+    known.households[plan.row.household_no] = household
+    if plan.record is not None:
+        known.records[(plan.row.household_no, plan.record["period"])] = saved
+    return plan.household is not None, record_changed
+
+
+def apply_row(conn: psycopg.Connection, p: ParsedRow, *, actor: Principal | None, request_id: str | None,
+              source: str) -> tuple[bool, bool]:
+    """Save one row's household and record; returns (household changed, record changed)."""
+    known = Known.load(conn, [p])
+    return write_row(conn, plan_row(p, known, actor), known, actor=actor, request_id=request_id, source=source)
 
 
 ROW_FAILURES = (register.RegisterError, ValidationError, psycopg.errors.IntegrityError, psycopg.errors.DataError)
+
+
+class _RetryWithSavepoints(Exception):
+    """The database refused a row in a chunk run without savepoints: run the chunk again, row by row."""
 
 
 def _row_failure(e: Exception, p: ParsedRow, table: Table) -> list[RowError]:
@@ -917,9 +977,12 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
                 request_id: str | None = None, on_progress: Callable[[Outcome], None] | None = None) -> Outcome:
     """Save the valid rows in chunks, each chunk one transaction with the job's progress.
 
-    A row the register refuses (another jurisdiction's household, say) becomes a row
-    error and is rolled back alone (a savepoint); any other failure aborts the chunk
-    and propagates, leaving the earlier chunks committed and recorded in the job.
+    Every row is first checked against what the register holds (a household of
+    another jurisdiction, figures that no longer add up with the cells left blank):
+    such a row becomes a row error and writes nothing. Unchanged rows write nothing
+    either. A row the database itself refuses makes the chunk run again with a
+    savepoint per row, so that row alone is left out. Any other failure aborts the
+    chunk and propagates, leaving the earlier chunks committed and recorded in the job.
     Dry: everything runs in one transaction that is rolled back, so the counts say
     what would change."""
     size = chunk_size or CHUNK_SIZE
@@ -931,8 +994,9 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
     for e in parsed.errors:
         parse_errors[e.row].append(e)
 
-    def process(conn: psycopg.Connection, rows: list[int]) -> Outcome:
-        done = Outcome()
+    def process(conn: psycopg.Connection, rows: list[int], savepoints: bool) -> Outcome:
+        done = Outcome(processed_rows=len(rows))
+        known = Known.load(conn, [parsed.valid[n] for n in rows if n not in parse_errors])
         for n in rows:
             if n in parse_errors:
                 done.errors += parse_errors[n]
@@ -940,8 +1004,17 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
                 continue
             p = parsed.valid[n]
             try:
-                with conn.transaction():
-                    h_changed, r_changed = apply_row(conn, p, actor=actor, request_id=request_id, source=source)
+                plan = plan_row(p, known, actor)
+                if savepoints:
+                    with conn.transaction():
+                        h_changed, r_changed = write_row(conn, plan, known, actor=actor, request_id=request_id,
+                                                         source=source)
+                else:
+                    try:
+                        h_changed, r_changed = write_row(conn, plan, known, actor=actor, request_id=request_id,
+                                                         source=source)
+                    except ROW_FAILURES as e:
+                        raise _RetryWithSavepoints() from e
             except ROW_FAILURES as e:
                 done.errors += _row_failure(e, p, parsed.table)
                 done.error_rows += 1
@@ -951,8 +1024,26 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
             done.records += p.record is not None
             done.households_changed += h_changed
             done.records_changed += r_changed
-        done.processed_rows = len(rows)
         return done
+
+    def run_chunk(conn: psycopg.Connection, rows: list[int]) -> Outcome:
+        """The chunk in one transaction (a savepoint when dry), with the job's progress."""
+        for savepoints in (False, True):
+            try:
+                with conn.transaction():
+                    done = process(conn, rows, savepoints)
+                    if job_id is not None and not dry_run:
+                        conn.execute(
+                            """UPDATE alerts.import_jobs SET processed_rows = processed_rows + %s,
+                                   imported_rows = imported_rows + %s, error_rows = error_rows + %s,
+                                   updated_at = now()
+                               WHERE id = %s""",
+                            (done.processed_rows, done.imported_rows, done.error_rows, job_id),
+                        )
+                return done
+            except _RetryWithSavepoints:
+                log.info("a row of rows %s–%s was refused by the database: again with savepoints", rows[0], rows[-1])
+        raise AssertionError("unreachable")
 
     def add(done: Outcome) -> None:
         outcome.processed_rows += done.processed_rows
@@ -970,20 +1061,12 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
         with connect() as conn:
             with conn.transaction():
                 for rows in chunks(parsed.row_numbers, size):
-                    add(process(conn, rows))
+                    add(run_chunk(conn, rows))
                 raise psycopg.Rollback()
         return outcome
     for rows in chunks(parsed.row_numbers, size):
         with connect() as conn:
-            with conn.transaction():
-                done = process(conn, rows)
-                if job_id is not None:
-                    conn.execute(
-                        """UPDATE alerts.import_jobs SET processed_rows = processed_rows + %s,
-                               imported_rows = imported_rows + %s, error_rows = error_rows + %s, updated_at = now()
-                           WHERE id = %s""",
-                        (done.processed_rows, done.imported_rows, done.error_rows, job_id),
-                    )
+            done = run_chunk(conn, rows)
         add(done)
     return outcome
 

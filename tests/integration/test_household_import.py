@@ -244,6 +244,29 @@ def test_a_crash_in_the_middle_of_a_chunk_leaves_that_chunk_out(client, database
     assert len(snapshot(database_url)["outbox"]) == 70
 
 
+def test_a_row_the_database_refuses_is_left_out_alone(client, database_url, monkeypatch):
+    from services.alerts import importer, register
+
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 5)
+    real_save = register.save_record
+
+    def refusing_save(conn, *, household_id, **kwargs):
+        if conn.execute("SELECT household_no FROM alerts.households WHERE id = %s",
+                        (household_id,)).fetchone()["household_no"].endswith("0007"):
+            conn.execute("SELECT 1 / 0")  # a real error: the transaction is aborted
+        return real_save(conn, household_id=household_id, **kwargs)
+
+    monkeypatch.setattr(register, "save_record", refusing_save)
+    entry = login("dongchuan_entry")
+    job_id = upload(client, entry, workbook([row(n) for n in range(1, 13)])).json()["id"]
+    job = client.get(f"/api/import-jobs/{job_id}", headers=entry).json()
+    assert job["status"] == "done" and (job["imported_rows"], job["error_rows"]) == (11, 1)
+    assert job["errors"] == [{"row": 10, "column": "", "reason": "数据库拒绝了这一行:DivisionByZero (rejected by the database)"}]
+    state = snapshot(database_url)
+    assert [int(h[0][-4:]) for h in state["households"]] == [n for n in range(1, 13) if n != 7]
+    assert len(state["outbox"]) == 22
+
+
 def test_progress_is_committed_chunk_by_chunk(database_url):
     from psycopg.rows import dict_row
 
