@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psutil
 import psycopg
+
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
@@ -186,7 +189,16 @@ def _run_dev(env: dict[str, str]) -> tuple[float, str, set[int]]:
     return ready, "".join(lines), pids
 
 
-def test_dev_stack_starts_reuses_its_data_and_stops_cleanly(tmp_path):
+@pytest.fixture
+def outside_pytest_tmp():
+    """A directory outside pytest's basetemp, which pytest keeps at mode 0700: PostgreSQL
+    runs as another account (when we are root) and must be able to reach its data."""
+    with tempfile.TemporaryDirectory(prefix="xianjie-dev-") as d:
+        yield Path(d)
+
+
+def test_dev_stack_starts_reuses_its_data_and_stops_cleanly(outside_pytest_tmp):
+    tmp_path = outside_pytest_tmp
     from services.common.devstack.dev import TEMPORAL_METRICS_PORT
 
     if port_open("127.0.0.1", TEMPORAL_METRICS_PORT):
