@@ -10,12 +10,13 @@ Include this router BEFORE `services.alerts.api.router`: its
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, HTTPException, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from services.alerts import importer
 from services.alerts.template import template_xlsx
@@ -29,6 +30,7 @@ ENTRY = ("data_entry", "office_admin")
 TZ = ZoneInfo("Asia/Shanghai")
 MAX_ID = 2**63 - 1
 TEMPLATE_MAX_VILLAGES = 20_000
+STALLED = timedelta(minutes=10)  # a job not moving for this long died with its process: upload the file again
 XLSX = {200: {"content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
@@ -64,14 +66,19 @@ async def upload(
     if len(content) > importer.MAX_UPLOAD_BYTES:
         raise HTTPException(status_code=413, detail="文件超过 20 MB 上限,请分成几个文件导入 (file too large)")
     filename = (file.filename or "upload").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+
+    def check_and_create() -> int:
+        # only the header now (the required columns, or 422 naming them); the rows in the background
+        importer.read_table(content, filename, header_only=True)
+        with request.app.state.pool.connection() as conn:
+            return importer.create_job(conn, filename, p.user_id)
+
     try:
-        importer.read_table(content, filename, header_only=True)  # the whole file is read in the background
+        job_id = await run_in_threadpool(check_and_create)
     except importer.ImportFileError as e:
         if e.missing:
             raise HTTPException(status_code=e.status, detail={"message": str(e), "missing": e.missing}) from None
         raise HTTPException(status_code=e.status, detail=str(e)) from None
-    with request.app.state.pool.connection() as conn:
-        job_id = importer.create_job(conn, filename, p.user_id)
     background.add_task(_run, request.app.state.pool, job_id, content, filename, p, request.state.request_id)
     return JSONResponse(status_code=202, content={
         "id": job_id, "status": "queued", "filename": filename,
@@ -94,8 +101,9 @@ def job_progress(request: Request, job_id: int = Path(ge=1, le=MAX_ID), p: Princ
         job = _visible_job(conn, p, job_id)
     summary = job["summary"] or {}
     total, processed = job["total_rows"], job["processed_rows"]
+    stalled = job["status"] in ("queued", "running") and job["now"] - job["updated_at"] > STALLED
     return {
-        "id": job["id"], "filename": job["filename"], "status": job["status"],
+        "id": job["id"], "filename": job["filename"], "status": job["status"], "stalled": stalled,
         "total_rows": total, "processed_rows": processed, "imported_rows": job["imported_rows"],
         "error_rows": job["error_rows"],
         "percent": 100 if job["status"] == "done" else (round(100 * processed / total, 1) if total else 0),

@@ -1084,7 +1084,7 @@ def get_job(conn: psycopg.Connection, job_id: int) -> dict | None:
     return conn.execute(
         """SELECT j.id, j.filename, j.uploaded_by, j.status, j.total_rows, j.processed_rows, j.imported_rows,
                   j.error_rows, j.error_file IS NOT NULL AS has_error_file, j.summary, j.message, j.created_at,
-                  j.updated_at, j.finished_at, r.code AS uploader_region
+                  j.updated_at, j.finished_at, r.code AS uploader_region, now() AS now
            FROM alerts.import_jobs j LEFT JOIN common.users u ON u.id = j.uploaded_by
            LEFT JOIN common.units n ON n.id = u.unit_id LEFT JOIN common.regions r ON r.code = n.region_code
            WHERE j.id = %s""",

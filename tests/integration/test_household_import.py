@@ -209,6 +209,19 @@ def test_who_sees_a_job(client):
     assert r.status_code == 404 and "没有错误" in r.json()["detail"]
 
 
+def test_a_job_whose_process_died_shows_as_stalled(client, database_url):
+    entry = login("dongchuan_entry")
+    with psycopg.connect(database_url) as conn:
+        job_id = conn.execute(
+            """INSERT INTO alerts.import_jobs (filename, uploaded_by, status, total_rows, processed_rows, updated_at)
+               SELECT 'x.xlsx', id, 'running', 1000, 500, now() - interval '1 hour' FROM common.users
+               WHERE username = 'dongchuan_entry' RETURNING id""").fetchone()[0]
+    job = client.get(f"/api/import-jobs/{job_id}", headers=entry).json()
+    assert job["stalled"] is True and job["percent"] == 50.0
+    done = upload(client, entry, workbook([row(1)])).json()["id"]
+    assert client.get(f"/api/import-jobs/{done}", headers=entry).json()["stalled"] is False
+
+
 def test_a_crash_in_the_middle_of_a_chunk_leaves_that_chunk_out(client, database_url, monkeypatch):
     from services.alerts import importer, register
 
