@@ -4,11 +4,8 @@ import, bad input that stores nothing, publishing (idempotent) into tasks with t
 rectification calendar, steps opened by the task workflow, the completion report
 with evidence submitted and approved, 销号; and every refusal."""
 
-import asyncio
 import io
-import threading
 import time
-import uuid
 from datetime import datetime, timedelta
 
 import psycopg
@@ -16,10 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 from psycopg.rows import dict_row
-from temporalio.client import Client
 
 from services.common.config import get_settings
-from services.common.db import create_pool
 from services.demo import load_demo
 from services.common.excel import TZ
 from services.tasks.inbox_repository import list_inbox
@@ -37,35 +32,6 @@ def build_app():
 
     return create_app(service="tasks", title="t",
                       routers=[api.router, step_api.router, attachment_api.router, ledger_api.router])
-
-
-@pytest.fixture
-def worker(database_url, temporal_address, monkeypatch):
-    """The worker and the starter in a thread of their own, on this test's task queue."""
-    from workflows.task_starter import run_starter
-    from workflows.worker import build_worker
-
-    monkeypatch.setenv("XIANJIE_DEMO_PASSWORD", PASSWORD)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
-    monkeypatch.setenv("XIANJIE_TEMPORAL_TASK_QUEUE", f"q-{uuid.uuid4().hex}")
-    monkeypatch.setenv("XIANJIE_TEMPORAL_WORKFLOW_ID_PREFIX", f"{uuid.uuid4().hex[:8]}-")
-    get_settings.cache_clear()
-    queue = get_settings().temporal_task_queue
-    load_demo(database_url, with_policies=False)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main():
-        client = await Client.connect(temporal_address)
-        with create_pool(database_url) as pool:
-            async with build_worker(client, pool, task_queue=queue):
-                await asyncio.gather(stop.wait(), run_starter(client, pool, queue, stop, every_s=0.3))
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    yield
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -2,22 +2,13 @@
 worker and starter: published tasks get their workflows, a unit acknowledges and
 reports, the office reviews, and every refusal comes back with its reason."""
 
-import asyncio
-import threading
 import time
-import uuid
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
-from temporalio.client import Client
 
-from services.common.config import get_settings
-from services.common.db import create_pool
-from services.demo import load_demo
-from workflows.task_starter import run_starter
-from workflows.worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -26,31 +17,6 @@ DOC = """姚安县就业帮扶工作要点
 一、稳定就业
 (一)开发公益岗位。(牵头单位:县人社局;责任单位:县人社局、县财政局)
 """
-
-
-@pytest.fixture
-def worker(database_url, temporal_address, monkeypatch):
-    """The worker and the starter in a thread of their own, on this test's task queue."""
-    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
-    monkeypatch.setenv("XIANJIE_TEMPORAL_TASK_QUEUE", f"q-{uuid.uuid4().hex}")
-    monkeypatch.setenv("XIANJIE_TEMPORAL_WORKFLOW_ID_PREFIX", f"{uuid.uuid4().hex[:8]}-")
-    get_settings.cache_clear()
-    queue = get_settings().temporal_task_queue
-    load_demo(database_url, with_policies=False)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def main():
-        client = await Client.connect(temporal_address)
-        with create_pool(database_url) as pool:
-            async with build_worker(client, pool, task_queue=queue):
-                await asyncio.gather(stop.wait(), run_starter(client, pool, queue, stop, every_s=0.3))
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    yield
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(timeout=30)
 
 
 @pytest.fixture
