@@ -921,7 +921,7 @@ def plan_row(p: ParsedRow, known: Known, actor: Principal | None) -> Plan:
         before = known.records.get((p.household_no, p.record["period"]))
         record = {**_record_view(before), **p.record} if before else dict(p.record)
         record = RecordIn.model_validate(record).model_dump()
-        if before is not None and all(register._same(before.get(f), record.get(f)) for f in repo.RECORD_FIELDS):
+        if before is not None and all(register.same_value(before.get(f), record.get(f)) for f in repo.RECORD_FIELDS):
             record = None
     return Plan(p, existing, None if unchanged else data, record)
 

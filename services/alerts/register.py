@@ -97,7 +97,7 @@ def save_record(conn: psycopg.Connection, *, actor: Principal | None, household_
     if household is None or (actor is not None and not actor.covers_region(household["village_code"])):
         raise RegisterError(f"户 {household_id} 不存在 (household not found)", 404)
     before = repo.get_record(conn, household_id, record["period"])
-    if before is not None and all(_same(before.get(f), record.get(f)) for f in repo.RECORD_FIELDS):
+    if before is not None and all(same_value(before.get(f), record.get(f)) for f in repo.RECORD_FIELDS):
         return before, False
     saved = repo.upsert_record(conn, household_id, record, actor.user_id if actor else None, source)
     _emit(conn, "household.record.saved", household, saved)
@@ -106,7 +106,7 @@ def save_record(conn: psycopg.Connection, *, actor: Principal | None, household_
     return saved, True
 
 
-def _same(a, b) -> bool:
+def same_value(a, b) -> bool:
     if isinstance(a, Decimal) or isinstance(b, Decimal):
         return a is not None and b is not None and float(a) == float(b)
     return a == b
