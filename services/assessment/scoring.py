@@ -147,9 +147,11 @@ def _bucket(facts: Iterable[Fact], units: list[int], months: list[str], in_perio
     first_id_base = in_period.start * width
     index, valued = cs.index, set(cs.valued)
     for f in facts:
-        row = rows.get(f.unit_id)
         base = base_of.get(f.period)
-        if row is None or base is None:
+        if base is None:
+            continue
+        row = rows.get(f.unit_id)
+        if row is None:
             continue
         k = index.get(f.kind, kinds)
         row.counts[base + k] += 1
