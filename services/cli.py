@@ -108,8 +108,18 @@ def policy_parse(
     if format not in ("json", "table"):
         typer.echo("--format 只能是 json 或 table", err=True)
         raise typer.Exit(2)
+    known = None
+    if region:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        from services.common.config import get_settings
+        from services.common.units import known_names
+
+        with psycopg.connect(get_settings().dsn, row_factory=dict_row) as conn:
+            known = known_names(conn, region)
     try:
-        doc = parse_path(file)
+        doc = parse_path(file, known)
     except (ParseError, OSError) as e:
         typer.echo(f"无法解析 {file}: {e}", err=True)
         raise typer.Exit(1) from None

@@ -88,3 +88,21 @@ def resolve_names(conn: psycopg.Connection, region_code: str, names: list[str]) 
         else:
             out.append(ResolvedName(written, (), "unknown"))
     return out
+
+
+def known_names(conn: psycopg.Connection, region_code: str) -> set[str]:
+    """Every unit name and alias visible from a region (its own and those above it):
+    lets the parser split names a table cell ran together."""
+    rows = conn.execute(
+        """WITH RECURSIVE up AS (
+               SELECT code, parent_code FROM common.regions WHERE code = %s
+               UNION ALL SELECT r.code, r.parent_code FROM common.regions r JOIN up ON r.code = up.parent_code)
+           SELECT name, aliases FROM common.units WHERE region_code IN (SELECT code FROM up)""",
+        (region_code,),
+    ).fetchall()
+    names: set[str] = set()
+    for r in rows:
+        name, aliases = (r["name"], r["aliases"]) if isinstance(r, dict) else r
+        names.add(name)
+        names.update(aliases)
+    return names

@@ -17,7 +17,7 @@ import psycopg
 from services.common import audit
 from services.common.auth import Principal
 from services.common.events import new_envelope, write_outbox
-from services.common.units import resolve_names
+from services.common.units import known_names, resolve_names
 from services.tasks import policy_repository as repo
 from services.tasks import repository as registry
 from services.tasks.calendars import calendar_for
@@ -74,7 +74,7 @@ def upload(conn: psycopg.Connection, *, actor: Principal, region_code: str, file
     if not actor.covers_region(region_code) or registry.get_region(conn, region_code) is None:
         raise PolicyError(f"区划 {region_code} 不在您的辖区内 (region outside your jurisdiction)", 403)
     try:
-        parsed = document_to_dict(parse_bytes(content, filename))
+        parsed = document_to_dict(parse_bytes(content, filename, known_names(conn, region_code)))
     except ParseError as e:
         raise PolicyError(f"无法解析: {e.reason}", 422) from None
     sha = hashlib.sha256(content).hexdigest()

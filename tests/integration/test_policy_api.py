@@ -150,3 +150,12 @@ def test_amended_version_shows_changes_and_supersedes(client):
     assert client.post(f"/api/policies/{amended['id']}/publish", headers=office).status_code == 201
     docs = {d["id"]: d["status"] for d in client.get("/api/policies", headers=office).json()}
     assert docs[first["id"]] == "superseded" and docs[amended["id"]] == "published"
+
+
+def test_a_pasted_table_splits_names_run_together_by_the_registry(client):
+    """A cell that lost its line break (县人社局县财政局) is split because both are units of the region."""
+    table = "序号\n任务名称\n牵头单位\n责任单位\n完成时限\n1\n开发公益岗位\n县人社局\n县人社局县财政局\n2023年6月30日前\n"
+    r = upload(client, login(client, "yaoan_office"), text=table, name="分工表.txt")
+    assert r.status_code == 201, r.text
+    [measure] = r.json()["measures"]
+    assert measure["responsible_units"] == ["县人社局", "县财政局"]
