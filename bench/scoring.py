@@ -37,14 +37,14 @@ import random
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.assessment.model import Fact  # noqa: E402
-from services.assessment.schemes import build_scheme  # noqa: E402
-from services.assessment.scoring import score_units  # noqa: E402
+from services.assessment.model import Fact
+from services.assessment.schemes import build_scheme
+from services.assessment.scoring import score_units
 
 YEAR = "2024"
 TOPIC = "tasks.events"
@@ -136,7 +136,7 @@ def bench_scoring(units: int, per_unit: int) -> dict:
     lines = sum(len(s.lines) for s in scores)
     print(f"  score_units {YEAR} (annual, {lines} lines)              {annual_s:7.3f} s wall {annual_cpu:7.3f} s cpu",
           flush=True)
-    month, month_s, month_cpu = timed(lambda: score_units(facts, scheme, f"{YEAR}-06", unit_ids))
+    _, month_s, month_cpu = timed(lambda: score_units(facts, scheme, f"{YEAR}-06", unit_ids))
     print(f"  score_units {YEAR}-06 (one month, same facts)         {month_s:7.3f} s wall {month_cpu:7.3f} s cpu",
           flush=True)
     again = score_units(list(reversed(facts)), scheme, YEAR, unit_ids)
@@ -169,7 +169,7 @@ def step_envelopes(n: int, seed: int = 7) -> list:
     out = []
     for i, event in enumerate(rnd.choices(names, weights, k=n)):
         task_id, unit_id, month = 1 + i // 60, 1 + rnd.randrange(300), 1 + rnd.randrange(12)
-        due = datetime(int(YEAR), month, 5, 15, 59, 59, tzinfo=timezone.utc)
+        due = datetime(int(YEAR), month, 5, 15, 59, 59, tzinfo=UTC)
         extra = {}
         if event == "submitted":
             extra = {"on_time": rnd.random() < 0.85}
@@ -206,8 +206,8 @@ def publish(envelopes: list) -> dict:
 
 def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
     import psycopg
-
     from outbox_relay import joined, start_group_at
+
     from services.assessment.consumer import build_consumer
     from services.common.consumer_base import poll_and_apply
     from services.common.kafka import make_consumer, make_producer

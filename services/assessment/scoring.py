@@ -59,14 +59,28 @@ def _kinds_of(ind: Indicator) -> tuple[str, ...]:
 class _Leaf:
     """An indicator with its fact kinds as numbers."""
 
-    __slots__ = ("ind", "kinds", "num", "den", "max_points", "bonus_cap", "label", "num_label", "den_label")
+    __slots__ = (
+        "bonus_cap",
+        "den_label",
+        "group",
+        "id",
+        "ind",
+        "kinds",
+        "label",
+        "max_points",
+        "max_process",
+        "max_year",
+        "name",
+        "num_label",
+        "source",
+    )
 
-    def __init__(self, ind: Indicator, index: dict[str, int], bonus_cap: float | None):
-        self.ind = ind
+    def __init__(self, ind: Indicator, index: dict[str, int], scheme: Scheme, bonus_cap: float | None):
+        self.ind, self.id, self.name, self.source = ind, ind.id, ind.name, ind.source
         self.kinds = tuple(dict.fromkeys(index[k] for k in _kinds_of(ind)))
-        self.num = tuple(index[k] for k in ind.numerator)
-        self.den = tuple(index[k] for k in ind.denominator)
         self.max_points = ind.weight or ind.cap
+        self.max_process = self.max_points * scheme.process_share / 100
+        self.max_year = self.max_points * scheme.year_end_share / 100
         self.bonus_cap = bonus_cap
         self.label, self.num_label, self.den_label = _label(ind.kinds), _label(ind.numerator), _label(ind.denominator)
 
@@ -80,16 +94,23 @@ class _Compiled:
         kinds = [k for i in scheme.indicators for k in _kinds_of(i)] + [r.kind for r in scheme.criticism.counts]
         self.kinds = list(dict.fromkeys(kinds))
         self.index = {k: n for n, k in enumerate(self.kinds)}
-        self.leaves = tuple(_Leaf(i, self.index, scheme.bonus_cap) for i in scheme.indicators if i.formula != "veto")
-        self.veto_leaves = tuple(_Leaf(i, self.index, None) for i in scheme.indicators if i.formula == "veto")
+        self.leaves = tuple(_Leaf(i, self.index, scheme, scheme.bonus_cap)
+                            for i in scheme.indicators if i.formula != "veto")
+        self.veto_leaves = tuple(_Leaf(i, self.index, scheme, None) for i in scheme.indicators if i.formula == "veto")
         self.valued = sorted({k for leaf in self.leaves if leaf.ind.per == "value" for k in leaf.kinds})
-        self.points = self._generate()
+        # leaves counting the same kinds share their evidence (event ids, fact count)
+        self.groups = list(dict.fromkeys(leaf.kinds for leaf in self.leaves + self.veto_leaves))
+        for leaf in self.leaves + self.veto_leaves:
+            leaf.group = self.groups.index(leaf.kinds)
+        self.points, self.numbers = self._generate()
 
     def _sum(self, kinds: tuple[str, ...], by_value: bool) -> str:
         return "(" + " + ".join(f"{'s' if by_value else 'c'}[{self.index[k]}]" for k in kinds) + ")"
 
-    def _generate(self) -> Callable[[list, list, bool], list[float]]:
-        body, names = [], []
+    def _generate(self) -> tuple[Callable[[list, list, bool], list[float]], Callable[[list, list], list]]:
+        """`points(c, s, zero)`, and `numbers(c, s)`: per leaf the numbers its explanation shows
+        ((numerator, denominator) of a rate, the amount of a deduction or bonus)."""
+        body, names, shown = [], [], []
         for n, leaf in enumerate(self.leaves):
             ind, p, w = leaf.ind, f"p{n}", float(leaf.ind.weight)
             if ind.formula == "rate":
@@ -104,16 +125,22 @@ class _Compiled:
                 body.append(f"{p} = x if (x := {float(ind.points)!r} * {self._sum(ind.kinds, ind.per == 'value')}) "
                             f"< {float(ind.cap)!r} else {float(ind.cap)!r}")
             names.append(p)
+            shown.append(f"({self._sum(ind.numerator, False)}, d)" if ind.formula == "rate"
+                         else self._sum(ind.kinds, ind.per == "value"))
         if self.scheme.bonus_cap is not None:
             body.append(f"room = {float(self.scheme.bonus_cap)!r}")
             for n, leaf in enumerate(self.leaves):
                 if leaf.ind.formula == "bonus":
                     body += [f"p{n} = p{n} if p{n} < room else room", f"room -= p{n}"]
         body.append(f"return [{', '.join(names)}]")
-        source = "def points(c, s, zero):\n" + "".join(f"    {line}\n" for line in body)
+        numbers = [f"    d = {self._sum(leaf.ind.denominator, False)}\n" if leaf.ind.formula == "rate" else ""
+                   for leaf in self.leaves]
+        source = ("def points(c, s, zero):\n" + "".join(f"    {line}\n" for line in body)
+                  + "def numbers(c, s):\n    out = []\n"
+                  + "".join(f"{d}    out.append({x})\n" for d, x in zip(numbers, shown)) + "    return out\n")
         namespace: dict = {}
         exec(compile(source, f"<scheme {self.scheme.version or self.scheme.name}>", "exec"), namespace)  # noqa: S102
-        return namespace["points"]
+        return namespace["points"], namespace["numbers"]
 
 
 @lru_cache(maxsize=32)
@@ -130,7 +157,7 @@ class _Row:
     month counts the kinds the scheme does not score: the month still had a fact), the
     values of the kinds scored by value, and the event ids of the period's months by kind."""
 
-    __slots__ = ("counts", "values", "ids")
+    __slots__ = ("counts", "ids", "values")
 
     def __init__(self, months: int, width: int, kinds: int):
         self.counts = [0] * (months * width)
@@ -186,27 +213,12 @@ def _stats(row: _Row, ats: Iterable[int], width: int) -> tuple[list[int], list[f
 # Explanations.
 
 
-def _explain(leaf: _Leaf, c: list, s: list, zero: bool, points: float, memo: dict) -> str:
-    """The formula of one leaf with its numbers, in Chinese (memoised on those numbers)."""
+def _explain(leaf: _Leaf, zero: bool, numbers, cents: int) -> str:
+    """The formula of one leaf with its numbers, in Chinese."""
     ind = leaf.ind
-    cents = _cents(points)
-    if ind.formula == "rate":
-        den, num = sum(map(c.__getitem__, leaf.den)), sum(map(c.__getitem__, leaf.num))
-        key = (leaf, zero, num, den, cents)
-    else:
-        x = sum(map((s if ind.per == "value" else c).__getitem__, leaf.kinds))
-        key = (leaf, x, cents)
-    text = memo.get(key)
-    if text is None:
-        text = memo[key] = _formula(leaf, *key[1:])
-    return text
-
-
-def _formula(leaf: _Leaf, *numbers) -> str:
-    ind, cents = leaf.ind, numbers[-1]
     shown = f"{cents / 100:.2f}分"
     if ind.formula == "rate":
-        zero, num, den, _ = numbers
+        num, den = numbers
         if den <= 0:
             if zero:
                 return f"本期无任何考核事实, 按方案(no_facts: zero)计0分 (满分{ind.weight:g}分)"
@@ -216,8 +228,7 @@ def _formula(leaf: _Leaf, *numbers) -> str:
         over = ", 按100%计" if num > den else ""
         return (f"{leaf.num_label} {num:g}/{leaf.den_label} {den:g} = {100 * num / den:.1f}%{over}"
                 f" × {ind.weight:g}分 = {shown}")
-    x, _ = numbers
-    by_value = ind.per == "value"
+    x, by_value = numbers, ind.per == "value"
     what = f"合计{x:g}{ind.unit}" if by_value else f"{x:g}次"
     each = f"{ind.points:g}分/{ind.unit}" if by_value and ind.unit else f"{ind.points:g}分"
     if ind.formula == "deduction":
@@ -245,23 +256,20 @@ def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
     zero = not has_facts and scheme.no_facts == "zero"
     c, s = stats or ([0] * width, [0.0] * width)
     points = cs.points(c, s, zero)
-    evidence_of: dict[tuple, tuple] = {}  # kind numbers → (event ids, how many facts)
+    evidence = [(tuple(sorted(row.ids[g[0]] if len(g) == 1 else set(chain.from_iterable(row.ids[k] for k in g)))),
+                 sum(map(c.__getitem__, g))) for g in cs.groups]  # per kind group: (event ids, how many facts)
 
-    def evidence(leaf: _Leaf) -> tuple:
-        found = evidence_of.get(leaf.kinds)
-        if found is None:
-            ids = row.ids[leaf.kinds[0]] if len(leaf.kinds) == 1 else set(chain.from_iterable(row.ids[k] for k in leaf.kinds))
-            found = evidence_of[leaf.kinds] = (tuple(sorted(ids)), sum(map(c.__getitem__, leaf.kinds)))
-        return found
-
+    numbers = cs.numbers(c, s)
     lines: list[Line] = []
     total = 0
+    # Explanations repeat from unit to unit (same numbers, same points): `memo` keeps them for the call.
     if not annual:  # a month, quarter or half-year: one process assessment
-        for leaf, p in zip(cs.leaves, points):
-            ind, (ids, count), cents = leaf.ind, evidence(leaf), _cents(p)
+        for n, leaf in enumerate(cs.leaves):
+            (ids, count), cents = evidence[leaf.group], _cents(points[n])
+            key = (n, zero, numbers[n], cents)
+            text = memo.get(key) or memo.setdefault(key, _explain(leaf, zero, numbers[n], cents))
             total += cents
-            lines.append(Line(ind.id, ind.name, _explain(leaf, c, s, zero, p, memo), cents / 100, leaf.max_points,
-                              count, ids, ind.source, PROCESS))
+            lines.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_points, count, ids, leaf.source, PROCESS))
     else:
         ps, ys = scheme.process_share, scheme.year_end_share
         step = 1 if scheme.process_over == "month" else 3
@@ -271,42 +279,39 @@ def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
         word = "个月" if step == 1 else "个季度"
         year_end: list[Line] = []
         for n, leaf in enumerate(cs.leaves):
-            ind, (ids, count), p = leaf.ind, evidence(leaf), points[n]
+            (ids, count), p = evidence[leaf.group], points[n]
             if rated:  # the mean of the months (quarters) that had facts
                 mean = math.fsum(by_leaf[n]) / rated
-                cents = _cents(mean * ps / 100)
-                key = (rated, step, _cents(mean), cents, ps)
-                text = memo.get(key)
-                if text is None:
-                    text = memo[key] = (f"过程考核: {rated}{word}(有考核事实)平均 {_cents(mean) / 100:.2f}分 × {ps:g}% "
-                                        f"= {cents / 100:.2f}分")
+                cents, shown = _cents(mean * ps / 100), _cents(mean)
+                key = (rated, shown, cents)
+                text = memo.get(key) or memo.setdefault(
+                    key, f"过程考核: {rated}{word}(有考核事实)平均 {shown / 100:.2f}分 × {ps:g}% = {cents / 100:.2f}分")
             else:  # no facts all year: the no-facts score
                 cents = _cents(p * ps / 100)
-                text = f"过程考核: {_explain(leaf, c, s, zero, p, memo)} × {ps:g}% = {cents / 100:.2f}分"
-            lines.append(Line(ind.id, ind.name, text, cents / 100, leaf.max_points * ps / 100, count, ids, ind.source,
+                text = f"过程考核: {_explain(leaf, zero, numbers[n], _cents(p))} × {ps:g}% = {cents / 100:.2f}分"
+            total += cents
+            lines.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_process, count, ids, leaf.source,
                               PROCESS))
+            cents, whole = _cents(p * ys / 100), _cents(p)
+            key = (n, zero, numbers[n], whole, cents)
+            text = memo.get(key) or memo.setdefault(
+                key, f"年终考核: {_explain(leaf, zero, numbers[n], whole)} × {ys:g}% = {cents / 100:.2f}分")
             total += cents
-            cents = _cents(p * ys / 100)
-            total += cents
-            key = (_explain(leaf, c, s, zero, p, memo), cents)
-            text = memo.get(key)
-            if text is None:
-                text = memo[key] = f"年终考核: {key[0]} × {ys:g}% = {cents / 100:.2f}分"
-            year_end.append(Line(ind.id, ind.name, text, cents / 100, leaf.max_points * ys / 100, count, ids,
-                                 ind.source, YEAR_END))
+            year_end.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_year, count, ids, leaf.source,
+                                 YEAR_END))
         lines += year_end
     veto = None
     stage = YEAR_END if annual else PROCESS
     for leaf in cs.veto_leaves:
-        ind, (ids, n) = leaf.ind, evidence(leaf)
+        ids, n = evidence[leaf.group]
         if n and veto is None:
-            veto = Line(ind.id, ind.name, f"{leaf.label} {n}次, 一票否决: 扣除其余各项得分 {-total / 100:.2f}分",
-                        -total / 100, 0.0, n, ids, ind.source, stage)
+            veto = Line(leaf.id, leaf.name, f"{leaf.label} {n}次, 一票否决: 扣除其余各项得分 {-total / 100:.2f}分",
+                        -total / 100, 0.0, n, ids, leaf.source, stage)
             lines.append(veto)
             total = 0
         else:
             text = f"{leaf.label} {n}次, 一票否决 (已由前项否决)" if n else f"未发生{leaf.label}, 不否决"
-            lines.append(Line(ind.id, ind.name, text, 0.0, 0.0, n, ids, ind.source, stage))
+            lines.append(Line(leaf.id, leaf.name, text, 0.0, 0.0, n, ids, leaf.source, stage))
     return lines, total, veto, has_facts
 
 
@@ -314,21 +319,27 @@ def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
 # Praise and criticism.
 
 
-def _count_hits(cs: _Compiled, months: list[str], own: tuple[str, ...], row: _Row) -> list[str]:
-    """Remarks for every count rule a unit breaks (e.g. 3 escalations within a quarter)."""
-    width, at = len(cs.kinds) + 1, {m: n for n, m in enumerate(months)}
-    hits = []
+def _count_windows(cs: _Compiled, months: list[str], own: tuple[str, ...]) -> list[tuple]:
+    """For each count rule: its kind number and the windows it counts in, as (label, month slots)."""
+    at, out = {m: n for n, m in enumerate(months)}, []
     for rule in cs.scheme.criticism.counts:
         if rule.within == "period":
-            windows = [(own, "本期")]
+            windows = [("本期", own)]
         elif rule.within == "month":
-            windows = [((m,), m) for m in own]
+            windows = [(m, (m,)) for m in own]
         else:  # the quarters the period touches, up to the period's last month
-            windows = [(tuple(m for m in q if m <= own[-1]), f"{q[0][:4]}年第{(int(q[0][5:]) + 2) // 3}季度")
+            windows = [(f"{q[0][:4]}年第{(int(q[0][5:]) + 2) // 3}季度", [m for m in q if m <= own[-1]])
                        for q in sorted({_quarter_months(m) for m in own})]
-        k = cs.index[rule.kind]
-        for window, label in windows:
-            n = sum(row.counts[at[m] * width + k] for m in window)
+        out.append((rule, cs.index[rule.kind], [(label, [at[m] for m in ms]) for label, ms in windows]))
+    return out
+
+
+def _count_hits(windows: list[tuple], row: _Row, width: int) -> list[str]:
+    """Remarks for every count rule a unit breaks (e.g. 3 escalations within a quarter)."""
+    hits = []
+    for rule, k, spans in windows:
+        for label, slots in spans:
+            n = sum(row.counts[a * width + k] for a in slots)
             if n >= rule.at_least:
                 hits.append(f"{label}{FACT_KINDS.get(rule.kind, rule.kind)}{n}次(≥{rule.at_least}次) → 通报批评、约谈 "
                             f"({rule.source})")
@@ -367,6 +378,7 @@ def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: It
         lines, cents, veto, has_facts = _unit_lines(cs, len(period) == 4, rows[unit], in_period, memo)
         results.append((unit, cents, lines, veto, has_facts))
     results.sort(key=lambda r: (-r[1], r[0]))
+    windows, width = _count_windows(cs, months, own), len(cs.kinds) + 1
     grade_order = [g for g, _ in scheme.grades]
     crit = scheme.criticism
     scores, rank, previous = [], 0, None
@@ -384,7 +396,7 @@ def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: It
         if criticism:
             why = "一票否决" if veto is not None else f"等次{grade}、第{rank}名"
             remarks.append(f"{why} → 通报批评、约谈 ({crit.source})")
-        hits = _count_hits(cs, months, own, rows[unit]) if crit.counts else []
+        hits = _count_hits(windows, rows[unit], width)
         remarks += hits
         criticism = criticism or bool(hits)
         praise = (has_facts and veto is None and not criticism and rank <= scheme.praise.top
