@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import psycopg
-from psycopg.types.json import Jsonb
+from collections.abc import Iterable
 
-from services.alerts.alerting import Decision, Silence
+import orjson
+import psycopg
+
+from services.alerts.alert_batch import BatchPlan, Key
+from services.alerts.alerting import Silence
 
 
 def active_silences(conn: psycopg.Connection) -> list[Silence]:
@@ -17,74 +20,105 @@ def active_silences(conn: psycopg.Connection) -> list[Silence]:
     ]
 
 
-def open_rule_ids(conn: psycopg.Connection, subject_key: str, period: str) -> set[str]:
-    return {
-        r["rule_id"]
-        for r in conn.execute(
-            "SELECT rule_id FROM alerts.alerts WHERE subject_key = %s AND period = %s AND status <> 'resolved'",
-            (subject_key, period),
-        )
-    }
+def _columns(keys: Iterable[tuple]) -> list[list]:
+    """Key tuples as one list per column, for `unnest`."""
+    return [list(c) for c in zip(*keys)] if keys else []
 
 
-def upsert_group(conn: psycopg.Connection, *, subject_key: str, household_id: int | None, village_code: str,
-                 township_code: str, county_code: str, period: str, severity: str,
-                 routed_unit_ids: list[int]) -> tuple[dict, bool]:
-    """The open group of a subject and period; True when it is new (or reopened)."""
-    row = conn.execute(
-        """INSERT INTO alerts.alert_groups AS g (subject_key, household_id, village_code, township_code, county_code,
-                                                 period, severity, routed_unit_ids)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (subject_key, period) DO UPDATE SET severity = EXCLUDED.severity,
-               routed_unit_ids = EXCLUDED.routed_unit_ids, status = 'open', updated_at = now()
-           RETURNING id, (xmax = 0) AS inserted, (SELECT status FROM alerts.alert_groups WHERE id = g.id) AS was""",
-        (subject_key, household_id, village_code, township_code, county_code, period, severity, routed_unit_ids),
-    ).fetchone()
-    return row, bool(row["inserted"]) or row["was"] == "resolved"
+def open_rules_of(conn: psycopg.Connection, keys: list[Key]) -> dict[Key, set[str]]:
+    """The rules not yet resolved of each (subject, period)."""
+    out: dict[Key, set[str]] = {}
+    if not keys:
+        return out
+    for r in conn.execute(
+        """SELECT a.subject_key, a.period, a.rule_id FROM alerts.alerts a
+           JOIN unnest(%s::text[], %s::text[]) AS k (subject_key, period) USING (subject_key, period)
+           WHERE a.status <> 'resolved'""", _columns(keys)):
+        out.setdefault((r["subject_key"], r["period"]), set()).add(r["rule_id"])
+    return out
 
 
-def upsert_alert(conn: psycopg.Connection, group_id: int, subject_key: str, period: str, decision: Decision,
-                 rule_set: str, routed_unit_ids: list[int], event_id) -> None:
-    f = decision.finding
-    conn.execute(
-        """INSERT INTO alerts.alerts (group_id, subject_key, rule_id, rule_name, cause, severity, period, status, detail,
-                                      source, rule_set, routed_unit_ids, last_event_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (subject_key, rule_id, period) DO UPDATE SET status = EXCLUDED.status,
-               severity = EXCLUDED.severity, detail = EXCLUDED.detail, rule_set = EXCLUDED.rule_set,
-               routed_unit_ids = EXCLUDED.routed_unit_ids, last_seen_at = now(),
-               times_seen = alerts.alerts.times_seen + 1, last_event_id = EXCLUDED.last_event_id""",
-        (group_id, subject_key, f.rule_id, f.name, f.cause, f.severity, period, decision.status, Jsonb(f.detail),
-         f.source, rule_set, routed_unit_ids, event_id),
-    )
+def group_statuses(conn: psycopg.Connection, keys: list[Key]) -> dict[Key, str]:
+    """The status of each existing group of (subject, period)."""
+    if not keys:
+        return {}
+    return {(r["subject_key"], r["period"]): r["status"] for r in conn.execute(
+        """SELECT g.subject_key, g.period, g.status FROM alerts.alert_groups g
+           JOIN unnest(%s::text[], %s::text[]) AS k (subject_key, period) USING (subject_key, period)""",
+        _columns(keys))}
 
 
-def resolve(conn: psycopg.Connection, subject_key: str, period: str, rule_ids: set[str]) -> None:
-    if rule_ids:
-        conn.execute(
-            """UPDATE alerts.alerts SET status = 'resolved', last_seen_at = now()
-               WHERE subject_key = %s AND period = %s AND rule_id = ANY(%s)""",
-            (subject_key, period, list(rule_ids)),
-        )
-
-
-def close_group(conn: psycopg.Connection, subject_key: str, period: str) -> None:
-    conn.execute(
-        "UPDATE alerts.alert_groups SET status = 'resolved', updated_at = now() WHERE subject_key = %s AND period = %s",
-        (subject_key, period),
-    )
-
-
-def village_counts(conn: psycopg.Connection, village_code: str) -> dict:
-    return conn.execute(
-        """SELECT r.code, r.parent_code AS township_code, r.rural_population,
+def village_counts(conn: psycopg.Connection, village_codes: list[str]) -> dict[str, dict]:
+    """Per village: rural population, monitored households and people, 脱贫 people."""
+    return {r["code"]: r for r in conn.execute(
+        """SELECT r.code, r.rural_population,
                   count(h.id) FILTER (WHERE h.category IN ('脱贫不稳定户', '边缘易致贫户', '突发严重困难户')) AS households,
                   coalesce(sum(h.members) FILTER (WHERE h.category IN ('脱贫不稳定户', '边缘易致贫户', '突发严重困难户')), 0) AS people,
                   coalesce(sum(h.members) FILTER (WHERE h.category = '脱贫户'), 0) AS alleviated
            FROM common.regions r LEFT JOIN alerts.households h ON h.village_code = r.code
-           WHERE r.code = %s GROUP BY r.code""",
-        (village_code,),
-    ).fetchone()
+           WHERE r.code = ANY(%s) GROUP BY r.code""",
+        (village_codes,))}
+
+
+def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
+    """Write a batch's groups and alerts with one statement each; the ids of the upserted groups."""
+    group_ids: dict[Key, int] = {}
+    if plan.groups:
+        keys, groups = list(plan.groups), list(plan.groups.values())
+        subjects, periods = _columns(keys)
+        for r in conn.execute(
+            """INSERT INTO alerts.alert_groups AS g (subject_key, household_id, village_code, township_code,
+                                                     county_code, period, severity, routed_unit_ids, status)
+               SELECT s, h, v, t, c, p, sev, r::bigint[], st
+               FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                           %s::text[], %s::text[]) AS x (s, h, v, t, c, p, sev, r, st)
+               ON CONFLICT (subject_key, period) DO UPDATE SET severity = EXCLUDED.severity,
+                   routed_unit_ids = EXCLUDED.routed_unit_ids, status = EXCLUDED.status, updated_at = now()
+               RETURNING id, subject_key, period""",
+            (subjects, [g.household_id for g in groups], [g.village_code for g in groups],
+             [g.township_code for g in groups], [g.county_code for g in groups], periods,
+             [g.severity for g in groups], [_int_array(g.routed_unit_ids) for g in groups],
+             [g.status for g in groups]),
+        ):
+            group_ids[(r["subject_key"], r["period"])] = r["id"]
+    if plan.closed_groups:
+        conn.execute(
+            """UPDATE alerts.alert_groups g SET status = 'resolved', updated_at = now()
+               FROM unnest(%s::text[], %s::text[]) AS x (s, p) WHERE g.subject_key = x.s AND g.period = x.p""",
+            _columns(plan.closed_groups))
+    if plan.alerts:
+        keys, alerts = list(plan.alerts), list(plan.alerts.values())
+        subjects, rules, periods = _columns(keys)
+        conn.execute(
+            """INSERT INTO alerts.alerts AS a (group_id, subject_key, rule_id, rule_name, cause, severity, period,
+                                               status, detail, source, rule_set, routed_unit_ids, last_event_id,
+                                               times_seen)
+               SELECT g, s, r, n, c, sev, p, st, d::jsonb, src, rs, u::bigint[], e, t
+               FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                           %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[], %s::int[])
+                    AS x (g, s, r, n, c, sev, p, st, d, src, rs, u, e, t)
+               ON CONFLICT (subject_key, rule_id, period) DO UPDATE SET status = EXCLUDED.status,
+                   severity = EXCLUDED.severity, detail = EXCLUDED.detail, rule_set = EXCLUDED.rule_set,
+                   routed_unit_ids = EXCLUDED.routed_unit_ids, last_seen_at = now(),
+                   times_seen = a.times_seen + EXCLUDED.times_seen, last_event_id = EXCLUDED.last_event_id""",
+            ([group_ids[a.group] for a in alerts], subjects, rules, [a.name for a in alerts],
+             [a.cause for a in alerts], [a.severity for a in alerts], periods, [a.status for a in alerts],
+             [orjson.dumps(a.detail).decode() for a in alerts], [a.source for a in alerts],
+             [a.rule_set_version for a in alerts], [_int_array(a.routed_unit_ids) for a in alerts],
+             [a.last_event_id for a in alerts], [a.times_seen for a in alerts]),
+        )
+    if plan.resolved_alerts:
+        conn.execute(
+            """UPDATE alerts.alerts a SET status = 'resolved', last_seen_at = now()
+               FROM unnest(%s::text[], %s::text[], %s::text[]) AS x (s, r, p)
+               WHERE a.subject_key = x.s AND a.rule_id = x.r AND a.period = x.p""",
+            _columns(plan.resolved_alerts))
+    return group_ids
+
+
+def _int_array(ids: list[int]) -> str:
+    """A bigint[] literal: arrays of arrays of different lengths cannot go through unnest."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
 def units_for_route(conn: psycopg.Connection, county_code: str, township_code: str, key: str,

@@ -5,6 +5,8 @@ household and period, silences and inhibition applied, every alert routed to the
 township and to the department that acts on its cause. Village-level rules are
 evaluated for every village the batch touched. A new alert group writes
 `alert.raised` to `alerts.events` through the outbox, in the batch's transaction.
+The SQL is per batch, not per event (`alert_batch.plan_batch`, `write_plan`): a
+monthly wave is mostly households that trip nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from datetime import datetime, timezone
 import psycopg
 
 from services.alerts import alert_repository as repo
-from services.alerts.alerting import Decision, decide, group_severity, resolved_rules
+from services.alerts.alert_batch import Evaluated, Raised, plan_batch
+from services.alerts.alerting import decide
 from services.alerts.model import HouseholdFacts, PeriodRecord, VillageFacts
 from services.alerts.rule_files import effective_root
 from services.alerts.rules import evaluate_household, evaluate_village, load_rule_set
 from services.common.consumer_base import EventConsumer
-from services.common.events import Envelope, new_envelope, write_outbox
+from services.common.events import Envelope, new_envelope, write_outbox_many
 
 TOPICS = ["household.events"]
 GROUP_ID = "xianjie-alerts"
@@ -55,69 +58,72 @@ class Router:
         return out
 
 
-def _apply(conn, router: Router, *, subject_key: str, household_id: int | None, village: str, township: str,
-           county: str, period: str, decisions: list[Decision], rule_set, event_id, now) -> None:
-    previous = repo.open_rule_ids(conn, subject_key, period)
-    repo.resolve(conn, subject_key, period, resolved_rules(previous, decisions))
-    if not decisions:
-        if previous:
-            repo.close_group(conn, subject_key, period)
-        return
-    severity = group_severity(decisions)
-    routed = router.units(conn, county, township, tuple(k for d in decisions for k in d.finding.route_to),
-                          rule_set.routes)
-    group, new = repo.upsert_group(conn, subject_key=subject_key, household_id=household_id, village_code=village,
-                                   township_code=township, county_code=county, period=period,
-                                   severity=severity or "info", routed_unit_ids=routed)
-    for d in decisions:
-        unit_ids = router.units(conn, county, township, d.finding.route_to, rule_set.routes)
-        repo.upsert_alert(conn, group["id"], subject_key, period, d, rule_set.version, unit_ids, event_id)
-    if new and severity is not None:
-        write_outbox(conn, "alerts", "alerts.events", new_envelope(
-            "alert.raised", source="alerts", entity_id=str(group["id"]), key=subject_key,
-            regions={"county": county, "township": township, "village": village},
-            payload={"group_id": group["id"], "subject_key": subject_key, "household_id": household_id,
-                     "period": period, "severity": severity, "routed_unit_ids": routed,
-                     "rules": [{"rule_id": d.finding.rule_id, "name": d.finding.name, "status": d.status,
-                                "cause": d.finding.cause, "severity": d.finding.severity} for d in decisions],
-                     "raised_at": now.isoformat()},
-        ))
-
-
 def make_handler(router: Router | None = None):
+    """The batch handler: evaluate every event, then plan and write the batch's alerts at once."""
     router = router or Router()
 
     def handle(conn: psycopg.Connection, events: list[Envelope]) -> None:
         now = datetime.now(timezone.utc)
         silences = repo.active_silences(conn)
         root = effective_root(conn)
+        rule_sets: dict[tuple[str, int], object] = {}
+
+        def rule_set(village: str, year: int):
+            if (village, year) not in rule_sets:
+                rule_sets[(village, year)] = load_rule_set(village, year, root)
+            return rule_sets[(village, year)]
+
+        items: list[Evaluated] = []
         villages: dict[str, tuple[str, str, int, object]] = {}
         for env in sorted(events, key=lambda e: e.recorded_at):
             facts = facts_from(env.payload)
             if facts.record is None:
                 continue
             year = int(facts.record.period[:4])
-            rule_set = load_rule_set(facts.village_code, year, root)
-            decisions = decide(evaluate_household(facts, rule_set), subject_key=facts.household_no,
+            rs = rule_set(facts.village_code, year)
+            decisions = decide(evaluate_household(facts, rs), subject_key=facts.household_no,
                                village_code=facts.village_code, under_assistance=facts.under_assistance,
                                silences=silences, now=now)
-            _apply(conn, router, subject_key=facts.household_no, household_id=facts.household_id,
-                   village=facts.village_code, township=facts.township_code, county=facts.county_code,
-                   period=facts.record.period, decisions=decisions, rule_set=rule_set, event_id=env.event_id,
-                   now=now)
+            items.append(Evaluated(facts.household_no, facts.household_id, facts.village_code, facts.township_code,
+                                   facts.county_code, facts.record.period, decisions, rs.version, rs.routes,
+                                   env.event_id))
             villages[facts.village_code] = (facts.township_code, facts.county_code, year, env.event_id)
+        counts = repo.village_counts(conn, list(villages)) if villages else {}
         for village, (township, county, year, event_id) in villages.items():
-            counts = repo.village_counts(conn, village)
-            rule_set = load_rule_set(village, year, root)
-            facts = VillageFacts(village, county, township, counts["rural_population"], counts["households"],
-                                 counts["people"], counts["alleviated"])
-            decisions = decide(evaluate_village(facts, rule_set), subject_key=village, village_code=village,
+            c, rs = counts[village], rule_set(village, year)
+            facts = VillageFacts(village, county, township, c["rural_population"], c["households"], c["people"],
+                                 c["alleviated"])
+            decisions = decide(evaluate_village(facts, rs), subject_key=village, village_code=village,
                                under_assistance=False, silences=silences, now=now)
-            _apply(conn, router, subject_key=village, household_id=None, village=village, township=township,
-                   county=county, period=str(year), decisions=decisions, rule_set=rule_set, event_id=event_id,
-                   now=now)
+            items.append(Evaluated(village, None, village, township, county, str(year), decisions, rs.version,
+                                   rs.routes, event_id))
+        if not items:
+            return
+        keys = list({(i.subject_key, i.period) for i in items})
+        plan = plan_batch(items, repo.open_rules_of(conn, keys), repo.group_statuses(conn, keys),
+                          lambda county, township, route_keys, routes: router.units(conn, county, township,
+                                                                                    route_keys, routes))
+        if not plan:
+            return
+        group_ids = repo.write_plan(conn, plan)
+        if plan.raised:
+            write_outbox_many(conn, "alerts", "alerts.events", [_raised_event(r, group_ids[r.key], now)
+                                                                 for r in plan.raised])
 
     return handle
+
+
+def _raised_event(raised: Raised, group_id: int, now: datetime) -> Envelope:
+    subject_key, period = raised.key
+    return new_envelope(
+        "alert.raised", source="alerts", entity_id=str(group_id), key=subject_key,
+        regions={"county": raised.county_code, "township": raised.township_code, "village": raised.village_code},
+        payload={"group_id": group_id, "subject_key": subject_key, "household_id": raised.household_id,
+                 "period": period, "severity": raised.severity, "routed_unit_ids": raised.routed_unit_ids,
+                 "rules": [{"rule_id": d.finding.rule_id, "name": d.finding.name, "status": d.status,
+                            "cause": d.finding.cause, "severity": d.finding.severity} for d in raised.decisions],
+                 "raised_at": now.isoformat()},
+    )
 
 
 def build_consumer() -> EventConsumer:

@@ -95,11 +95,17 @@ def new_envelope(
 
 def write_outbox(conn: psycopg.Connection, schema: str, topic: str, envelope: Envelope) -> None:
     """Queue an event in the caller's transaction; it is published only if that commits."""
+    write_outbox_many(conn, schema, topic, [envelope])
+
+
+def write_outbox_many(conn: psycopg.Connection, schema: str, topic: str, envelopes: list[Envelope]) -> None:
+    """Queue a batch's events with one round trip, in the caller's transaction."""
     if schema not in OUTBOX_SCHEMAS:
         raise ValueError(f"no outbox in schema {schema!r}")
     if topic not in TOPICS:
         raise ValueError(f"unknown topic {topic!r}")
-    conn.execute(
-        f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES (%s, %s, %s, %s)",
-        (envelope.event_id, topic, envelope.key, psycopg.types.json.Jsonb(envelope.model_dump(mode="json"))),
-    )
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES (%s, %s, %s, %s)",
+            [(e.event_id, topic, e.key, psycopg.types.json.Jsonb(e.model_dump(mode="json"))) for e in envelopes],
+        )
