@@ -56,11 +56,13 @@ def serve_relay() -> None:
 
     from services.common import relay
     from services.common.kafka import ensure_topics, epochs_in_broker, make_producer, write_epoch
+    from services.common.state_metrics import register_state_metrics
 
     s = get_settings()
     _wait(need_broker=True)
     ensure_topics()
     stop, live = _stop_flag(), Liveness()
+    register_state_metrics(s.dsn)  # the relay runs alone: the business-state counts are scraped once
     serve_metrics(s.bind_host, s.relay_metrics_port, live)
     producer = make_producer()
 

@@ -14,22 +14,23 @@ from temporalio.worker import Worker
 
 from services.common.config import get_settings
 from services.common.db import create_pool
+from services.common.metrics import watch_pool
 from workflows.activities.bulletin_activities import BulletinActivities
 from workflows.activities.task_activities import TaskActivities, send_webhook
-from workflows.bulletin_workflow import BulletinCycleWorkflow
+from workflows.bulletin_workflow import BulletinAnnounceWorkflow, BulletinCycleWorkflow
 from workflows.ping import PingWorkflow
 from workflows.task_starter import run_starter
 from workflows.task_workflow import PolicyTaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow, BulletinCycleWorkflow]
+WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow, BulletinCycleWorkflow, BulletinAnnounceWorkflow]
 
 
 def activities(pool: ConnectionPool) -> list:
-    tasks = TaskActivities(pool)
+    tasks, bulletins = TaskActivities(pool), BulletinActivities(pool)
     return [tasks.open_steps, tasks.record_timers, tasks.apply_action, tasks.close_task, send_webhook,
-            BulletinActivities(pool).generate_bulletin]
+            bulletins.generate_bulletin, bulletins.announce_bulletin]
 
 
 def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:
@@ -52,6 +53,7 @@ async def run_worker(stop: asyncio.Event, sdk_metrics_port: int | None = None) -
     client = await Client.connect(s.temporal_address, namespace=s.temporal_namespace, runtime=runtime)
     with create_pool(max_size=20) as pool:
         pool.wait()
+        watch_pool("worker", pool)
         async with build_worker(client, pool):
             log.info("worker polling %s on %s", s.temporal_task_queue, s.temporal_address)
             await asyncio.gather(stop.wait(), run_starter(client, pool, s.temporal_task_queue, stop))

@@ -29,7 +29,10 @@ from services.common.metrics import (
     CONSUMER_BATCH_SECONDS,
     EVENTS_DEAD_LETTERED,
     EVENTS_DUPLICATE,
+    EVENTS_FAILED,
     EVENTS_PROCESSED,
+    dead_letter_reason,
+    record_lag,
 )
 
 log = logging.getLogger(__name__)
@@ -122,6 +125,7 @@ class EventConsumer:
                 except psycopg.OperationalError:
                     raise
                 except Exception as e:
+                    EVENTS_FAILED.labels(self.name, env.type).inc()
                     r = origin[env.event_id]
                     result.dead_letters.append(
                         DeadLetter(r.topic, r.partition, r.offset, r.key, r.value, f"handler failed: {e!r}"[:500])
@@ -166,7 +170,7 @@ def send_dead_letters(producer: KafkaProducer, consumer_name: str, letters: list
             }
         )
         producer.send(topic, key=d.key, value=body, headers=[("reason", d.reason.encode()[:1000])])
-        EVENTS_DEAD_LETTERED.labels(consumer_name, d.reason.split(":")[0][:40]).inc()
+        EVENTS_DEAD_LETTERED.labels(consumer_name, d.topic, dead_letter_reason(d.reason)).inc()
     producer.flush()
 
 
@@ -179,6 +183,7 @@ def poll_and_apply(
 ) -> BatchResult | None:
     """One poll → apply → dead letters → commit offsets. None when nothing arrived."""
     batches = consumer.poll(timeout_ms=timeout_ms)
+    record_lag(ec.name, consumer)
     records = [r for recs in batches.values() for r in recs]
     if not records:
         return None

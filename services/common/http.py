@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from services.common.auth import Principal, ROLE_LABELS, current_principal
 from services.common.config import get_settings
 from services.common.db import create_pool
-from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, READY, unwatch_pool, watch_pool
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,11 @@ def create_app(
     async def lifespan(app: FastAPI):
         app.state.pool = create_pool()
         app.state.pool.open(wait=False)
+        watch_pool(service, app.state.pool)
         try:
             yield
         finally:
+            unwatch_pool(service, app.state.pool)
             app.state.pool.close()
 
     app = FastAPI(title=title, lifespan=lifespan)
@@ -158,6 +160,7 @@ def create_app(
     @app.get("/readyz", include_in_schema=False)
     async def readyz():
         problems = [p for p in await asyncio.gather(*(asyncio.to_thread(c, app) for c in readiness)) if p]
+        READY.labels(service).set(0 if problems else 1)
         if problems:
             return JSONResponse(status_code=503, content={"status": "unavailable", "service": service, "down": problems})
         return {"status": "ready", "service": service}
