@@ -1,7 +1,8 @@
 """BulletinCycleWorkflow: one per region (id `bulletins-<region code>`), the office's
 reporting cycle — on the 3rd of each month at 09:00 Asia/Shanghai (configurable) it
 produces the 月通报 of the month before, and after a quarter's, June's and
-December's month also the 季度分析, 半年小结 and 年终总结.
+December's month also the 季度分析, 半年小结 and 年终总结, and tells every unit
+named in each (通报印发, in their notification list).
 
 A long-running workflow rather than a Temporal Schedule: the cycle's calendar is the
 project's own (Shanghai time, configurable day), and the time-skipping test server,
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activities.bulletin_activities import BulletinActivities
 
 CYCLES_PER_RUN = 12
+RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 
 
 @dataclass
@@ -64,9 +66,26 @@ class BulletinCycleWorkflow:
             run_at = next_run(now, cycle.day_of_month, cycle.hour)
             await workflow.sleep(run_at - now)
             for kind, period in due_bulletins(run_at):
-                await workflow.execute_activity_method(
+                bulletin_id = await workflow.execute_activity_method(
                     BulletinActivities.generate_bulletin, args=[kind, cycle.region_code, period],
-                    start_to_close_timeout=timedelta(minutes=5),
-                    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+                    start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY,
                 )
+                if workflow.patched("announce-bulletins"):
+                    await workflow.execute_activity_method(
+                        BulletinActivities.announce_bulletin, bulletin_id,
+                        start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY,
+                    )
         workflow.continue_as_new(replace(cycle))
+
+
+@workflow.defn
+class BulletinAnnounceWorkflow:
+    """Tells the units named in a bulletin generated on demand (id `bulletin-announce-<id>`):
+    the office's request returns at once, the notices follow, retried until they are written."""
+
+    @workflow.run
+    async def run(self, bulletin_id: int) -> int:
+        return await workflow.execute_activity_method(
+            BulletinActivities.announce_bulletin, bulletin_id,
+            start_to_close_timeout=timedelta(minutes=1), retry_policy=RETRY,
+        )

@@ -17,20 +17,20 @@ from services.common.db import create_pool
 from services.common.metrics import watch_pool
 from workflows.activities.bulletin_activities import BulletinActivities
 from workflows.activities.task_activities import TaskActivities, send_webhook
-from workflows.bulletin_workflow import BulletinCycleWorkflow
+from workflows.bulletin_workflow import BulletinAnnounceWorkflow, BulletinCycleWorkflow
 from workflows.ping import PingWorkflow
 from workflows.task_starter import run_starter
 from workflows.task_workflow import PolicyTaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow, BulletinCycleWorkflow]
+WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow, BulletinCycleWorkflow, BulletinAnnounceWorkflow]
 
 
 def activities(pool: ConnectionPool) -> list:
-    tasks = TaskActivities(pool)
+    tasks, bulletins = TaskActivities(pool), BulletinActivities(pool)
     return [tasks.open_steps, tasks.record_timers, tasks.apply_action, tasks.close_task, send_webhook,
-            BulletinActivities(pool).generate_bulletin]
+            bulletins.generate_bulletin, bulletins.announce_bulletin]
 
 
 def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:

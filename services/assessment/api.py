@@ -7,16 +7,22 @@ from dataclasses import asdict
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from services.assessment import repository as repo
 from services.assessment.reporting import compute_scores, generate, kind_of
 from services.common import audit
 from services.common.auth import Principal, require
+from services.common.config import get_settings
 from services.common.excel import XLSX_MEDIA_TYPE
 from services.common.http import create_app
+from services.common.temporal import temporal
 from services.common.units import jurisdiction_prefix
+from workflows.bulletin_workflow import BulletinAnnounceWorkflow
 
 router = APIRouter(prefix="/api", tags=["考核评估"])
 READERS = ("office_admin", "leader")
@@ -132,16 +138,31 @@ def bulletin_xlsx(bulletin_id: int, request: Request, p: Principal = Depends(req
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(b['title'])}.xlsx"})
 
 
-@router.post("/bulletins", status_code=201, summary="按需生成通报")
-def generate_bulletin(body: GenerateRequest, request: Request, p: Principal = Depends(require("office_admin"))):
+@router.post("/bulletins", status_code=201, summary="按需生成通报 (生成后通知通报中点到的单位)")
+async def generate_bulletin(body: GenerateRequest, request: Request, p: Principal = Depends(require("office_admin")),
+                            client: Client = Depends(temporal)):
     code = _region(p, body.region_code)
     if kind_of(body.period) != body.kind:
         raise HTTPException(status_code=422, detail=f"期间 {body.period} 与通报类型 {body.kind} 不符")
-    with request.app.state.pool.connection() as conn:
-        bulletin_id = generate(conn, kind=body.kind, region_code=code, period=body.period, generated_by=p.username)
-        audit.record(conn, service="assessment", principal=p, action="bulletin.generate", entity="bulletin",
-                     entity_id=bulletin_id, after=body.model_dump(), request_id=request.state.request_id)
-    return {"id": bulletin_id}
+
+    def store() -> int:
+        with request.app.state.pool.connection() as conn:
+            bulletin_id = generate(conn, kind=body.kind, region_code=code, period=body.period, generated_by=p.username)
+            audit.record(conn, service="assessment", principal=p, action="bulletin.generate", entity="bulletin",
+                         entity_id=bulletin_id, after=body.model_dump(), request_id=request.state.request_id)
+            return bulletin_id
+
+    try:
+        bulletin_id = await run_in_threadpool(store)
+    except ValueError as e:
+        raise HTTPException(status_code=422, detail=str(e)) from None
+    s = get_settings()
+    workflow_id = f"{s.temporal_workflow_id_prefix}bulletin-announce-{bulletin_id}"
+    await client.start_workflow(BulletinAnnounceWorkflow.run, bulletin_id, id=workflow_id,
+                                task_queue=s.temporal_task_queue,
+                                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    return {"id": bulletin_id, "announce_workflow_id": workflow_id}
 
 
 app = create_app(service="assessment", title="县级巩固拓展脱贫攻坚成果 · 考核评估服务 (assessment API)", routers=[router])

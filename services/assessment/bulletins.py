@@ -173,3 +173,33 @@ def to_data(b: Bulletin) -> dict:
         "totals": {**b.totals().__dict__, "on_time_rate": b.totals().on_time_rate},
         "overdue_items": b.overdue_items, "praise": b.praise, "criticism": b.criticism,
     }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one unit named in a bulletin is told when it is published."""
+
+    unit_id: int
+    title: str
+    body: str
+
+
+def notices(data: dict, bulletin_id: int) -> list[Notice]:
+    """One notice per unit with a row in the bulletin (stored `data`): its own figures,
+    and whether it is praised (通报表扬) or criticised (通报批评、约谈)."""
+    praise, criticism = set(data.get("praise", [])), set(data.get("criticism", []))
+    out = []
+    for r in data["rows"]:
+        parts = [f"应报{r['due']}项, 按时{r['on_time']}项" + (f", 按时率{r['on_time_rate']:.1f}%" if r.get("on_time_rate")
+                                                             is not None else "")]
+        if r["overdue"]:
+            parts.append(f"逾期未报{r['overdue']}项")
+        if r.get("score") is not None:
+            parts.append(f"得分{r['score']:.2f}, 等次{r['grade']}, 第{r['rank']}名")
+        if r["unit"] in praise:
+            parts.append("列入通报表扬")
+        if r["unit"] in criticism:
+            parts.append("列入通报批评、约谈名单, 请抓紧整改")
+        out.append(Notice(r["unit_id"], f"{data['title']}已印发",
+                          f"{r['unit']}: " + "; ".join(parts) + f"。详见通报 (编号 {bulletin_id})。"))
+    return out

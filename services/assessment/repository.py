@@ -59,3 +59,16 @@ def list_bulletins(conn: psycopg.Connection, region_prefix: str, kind: str | Non
 
 def get_bulletin(conn: psycopg.Connection, bulletin_id: int) -> dict | None:
     return conn.execute("SELECT * FROM assessment.bulletins WHERE id = %s", (bulletin_id,)).fetchone()
+
+
+def bulletin_to_announce(conn: psycopg.Connection, bulletin_id: int) -> dict | None:
+    """The bulletin, locked, if it was (re)generated after its last announcement."""
+    return conn.execute(
+        """SELECT id, title, data FROM assessment.bulletins
+           WHERE id = %s AND (notified_at IS NULL OR notified_at < created_at) FOR UPDATE""",
+        (bulletin_id,),
+    ).fetchone()
+
+
+def mark_announced(conn: psycopg.Connection, bulletin_id: int) -> None:
+    conn.execute("UPDATE assessment.bulletins SET notified_at = now() WHERE id = %s", (bulletin_id,))

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.auth import Principal, require
-from services.tasks import ledgers
 from services.common.excel import TZ, XLSX_MEDIA_TYPE
-from services.tasks.step_api import SignOffBody, _update, temporal
+from services.common.temporal import temporal
+from services.tasks import ledgers
+from services.tasks.step_api import SignOffBody, _update
 from workflows.task_workflow import PolicyTaskWorkflow, SignOff
 
 router = APIRouter(prefix="/api/ledgers", tags=["整改台账"])

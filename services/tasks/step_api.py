@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from services.common.auth import Principal, require
-from services.common.config import get_settings
+from services.common.temporal import temporal
 from services.tasks.attachment_api import check_own
 from services.tasks.ledgers import task_sign_off_refusal
 from services.tasks.step_rules import Action
@@ -37,19 +37,6 @@ class ActionBody(BaseModel):
 class SignOffBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     text: str = Field(min_length=1, max_length=5000, description="完成情况说明")
-
-
-async def temporal(request: Request) -> Client:
-    """One Temporal client per process, connected on first use."""
-    client = getattr(request.app.state, "temporal", None)
-    if client is None:
-        s = get_settings()
-        try:
-            client = await Client.connect(s.temporal_address, namespace=s.temporal_namespace)
-        except RuntimeError:
-            raise HTTPException(status_code=503, detail="工作流服务暂不可用 (Temporal unavailable)") from None
-        request.app.state.temporal = client
-    return client
 
 
 def _step(request: Request, step_id: int) -> dict:

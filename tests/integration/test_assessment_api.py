@@ -1,12 +1,14 @@
 """Scores, explanations and bulletins through the assessment API, from facts in the ledger."""
 
 import io
+import time
 import uuid
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from psycopg.rows import dict_row
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +37,20 @@ def add_facts(dsn):
     return units
 
 
+def wait_for_notices(dsn, count, timeout=30):
+    """The bulletin notifications once `count` have been written by the worker."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(dsn, row_factory=dict_row) as conn:
+            rows = conn.execute("""SELECT u.name AS unit, n.title, n.body FROM tasks.notifications n
+                                   JOIN common.units u ON u.id = n.unit_id WHERE n.kind = 'bulletin'""").fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
 @pytest.fixture
-def client(database_url):
+def client(database_url, worker):
     from services.assessment.api import app
 
     with TestClient(app) as c:
@@ -84,6 +98,13 @@ def test_bulletin_on_demand_html_and_xlsx(client, database_url):
     ws = load_workbook(io.BytesIO(client.get(f"/api/bulletins/{bulletin_id}/xlsx", headers=office).content)).active
     assert ws["A1"].value.startswith("姚安县") and ws.cell(row=3, column=2).value == "县人力资源和社会保障局"
     assert client.post("/api/bulletins", headers=office, json={"kind": "monthly", "period": "2023-Q1"}).status_code == 422
+    notified = wait_for_notices(database_url, 2)
+    assert {n["unit"] for n in notified} == {"县人力资源和社会保障局", "县财政局"}
+    finance = next(n for n in notified if n["unit"] == "县财政局")
+    assert "逾期未报1项" in finance["body"] and finance["title"].endswith("月通报(2023年3月)已印发")
+    again = client.post("/api/bulletins", headers=office, json={"kind": "monthly", "period": "2023-03"})
+    assert again.json()["id"] == bulletin_id
+    assert len(wait_for_notices(database_url, 4)) == 4, "a regenerated bulletin is announced again"
     assert client.get(f"/api/bulletins/{bulletin_id}", headers=login("qingyang_office")).status_code == 404
     overview = client.get("/api/leaders/overview", headers=login("yaoan_leader"), params={"year": 2023}).json()
     assert any(flag["unit"] == "县财政局" and flag["escalated"] for flag in overview["red_flags"])

@@ -5,7 +5,7 @@ import io
 
 from openpyxl import load_workbook
 
-from services.assessment.bulletins import assemble, periods_of, render_html, render_xlsx
+from services.assessment.bulletins import assemble, notices, periods_of, render_html, render_xlsx
 from services.assessment.model import UnitScore
 
 NAMES = {1: "县人社局", 2: "县财政局", 3: "<b>县农业农村局</b>"}
@@ -64,3 +64,19 @@ def test_html_is_printable_and_escaped():
     assert "季度分析(2023年第1季度)" in html and "<svg" in html and "@media print" in html
     assert "<b>县农业农村局</b>" not in html and "&lt;b&gt;县农业农村局&lt;/b&gt;" in html
     assert "县财政局:任务10 · 月报" in html
+
+
+def test_notices_tell_each_named_unit_its_figures_praise_and_criticism():
+    data = {"title": "姚安县巩固拓展脱贫攻坚成果工作月通报(2023年3月)", "praise": ["县人社局"], "criticism": ["县财政局"],
+            "rows": [{"unit_id": 1, "unit": "县人社局", "due": 5, "on_time": 5, "overdue": 0, "on_time_rate": 100.0,
+                      "score": 98.5, "grade": "好", "rank": 1},
+                     {"unit_id": 2, "unit": "县财政局", "due": 5, "on_time": 4, "overdue": 1, "on_time_rate": 80.0,
+                      "score": 61.0, "grade": "较差", "rank": 2},
+                     {"unit_id": 3, "unit": "县水务局", "due": 0, "on_time": 0, "overdue": 0, "on_time_rate": None,
+                      "score": None, "grade": "", "rank": None}]}
+    sent = {n.unit_id: n for n in notices(data, 42)}
+    assert set(sent) == {1, 2, 3}
+    assert sent[1].title == "姚安县巩固拓展脱贫攻坚成果工作月通报(2023年3月)已印发"
+    assert "第1名" in sent[1].body and "列入通报表扬" in sent[1].body and "批评" not in sent[1].body
+    assert "逾期未报1项" in sent[2].body and "通报批评、约谈" in sent[2].body and "表扬" not in sent[2].body
+    assert "按时率" not in sent[3].body and "得分" not in sent[3].body and "编号 42" in sent[3].body
