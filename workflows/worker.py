@@ -49,7 +49,12 @@ async def run_worker(stop: asyncio.Event, sdk_metrics_port: int | None = None) -
     s = get_settings()
     runtime = None
     if sdk_metrics_port:
-        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{s.bind_host}:{sdk_metrics_port}")))
+        # Names and units as ours: counters end in _total, durations are _seconds (docs/metrics.md).
+        prometheus = PrometheusConfig(
+            bind_address=f"{s.bind_host}:{sdk_metrics_port}",
+            counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True,
+        )
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=prometheus))
     client = await Client.connect(s.temporal_address, namespace=s.temporal_namespace, runtime=runtime)
     with create_pool(max_size=20) as pool:
         pool.wait()
