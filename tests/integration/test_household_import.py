@@ -223,9 +223,9 @@ def test_a_job_whose_process_died_shows_as_stalled(client, database_url):
 
 
 def test_a_crash_in_the_middle_of_a_chunk_leaves_that_chunk_out(client, database_url, monkeypatch):
-    from services.alerts import importer, register
+    from services.alerts import import_writer, register
 
-    monkeypatch.setattr(importer, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(import_writer, "CHUNK_SIZE", 10)
     real_save = register.save_record
     calls = {"n": 0}
 
@@ -258,9 +258,9 @@ def test_a_crash_in_the_middle_of_a_chunk_leaves_that_chunk_out(client, database
 
 
 def test_a_row_the_database_refuses_is_left_out_alone(client, database_url, monkeypatch):
-    from services.alerts import importer, register
+    from services.alerts import import_writer, register
 
-    monkeypatch.setattr(importer, "CHUNK_SIZE", 5)
+    monkeypatch.setattr(import_writer, "CHUNK_SIZE", 5)
     real_save = register.save_record
 
     def refusing_save(conn, *, household_id, **kwargs):
