@@ -280,8 +280,8 @@ class _Committing:
     def __init__(self, consumer) -> None:
         self.consumer, self.failed = consumer, False
 
-    def poll(self, *args, **kwargs):
-        return self.consumer.poll(*args, **kwargs)
+    def __getattr__(self, name):  # assignment, highwater, position: as the consumer's
+        return getattr(self.consumer, name)
 
     def commit(self, *args, **kwargs):
         from kafka.errors import CommitFailedError

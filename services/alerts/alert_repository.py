@@ -32,7 +32,7 @@ def open_rules_of(conn: psycopg.Connection, keys: list[Key]) -> dict[Key, set[st
         return out
     for r in conn.execute(
         """SELECT a.subject_key, a.period, a.rule_id FROM alerts.alerts a
-           JOIN unnest(%s::text[], %s::text[]) AS k (subject_key, period) USING (subject_key, period)
+           JOIN unnest(%b::text[], %b::text[]) AS k (subject_key, period) USING (subject_key, period)
            WHERE a.status <> 'resolved'""", _columns(keys)):
         out.setdefault((r["subject_key"], r["period"]), set()).add(r["rule_id"])
     return out
@@ -44,7 +44,7 @@ def group_statuses(conn: psycopg.Connection, keys: list[Key]) -> dict[Key, str]:
         return {}
     return {(r["subject_key"], r["period"]): r["status"] for r in conn.execute(
         """SELECT g.subject_key, g.period, g.status FROM alerts.alert_groups g
-           JOIN unnest(%s::text[], %s::text[]) AS k (subject_key, period) USING (subject_key, period)""",
+           JOIN unnest(%b::text[], %b::text[]) AS k (subject_key, period) USING (subject_key, period)""",
         _columns(keys))}
 
 
@@ -56,7 +56,7 @@ def village_counts(conn: psycopg.Connection, village_codes: list[str]) -> dict[s
                   coalesce(sum(h.members) FILTER (WHERE h.category IN ('脱贫不稳定户', '边缘易致贫户', '突发严重困难户')), 0) AS people,
                   coalesce(sum(h.members) FILTER (WHERE h.category = '脱贫户'), 0) AS alleviated
            FROM common.regions r LEFT JOIN alerts.households h ON h.village_code = r.code
-           WHERE r.code = ANY(%s) GROUP BY r.code""",
+           WHERE r.code = ANY(%b) GROUP BY r.code""",
         (village_codes,))}
 
 
@@ -70,8 +70,8 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
             """INSERT INTO alerts.alert_groups AS g (subject_key, household_id, village_code, township_code,
                                                      county_code, period, severity, routed_unit_ids, status)
                SELECT s, h, v, t, c, p, sev, r::bigint[], st
-               FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                           %s::text[], %s::text[]) AS x (s, h, v, t, c, p, sev, r, st)
+               FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                           %b::text[], %b::text[]) AS x (s, h, v, t, c, p, sev, r, st)
                ON CONFLICT (subject_key, period) DO UPDATE SET severity = EXCLUDED.severity,
                    routed_unit_ids = EXCLUDED.routed_unit_ids, status = EXCLUDED.status, updated_at = now()
                RETURNING id, subject_key, period""",
@@ -84,7 +84,7 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
     if plan.closed_groups:
         conn.execute(
             """UPDATE alerts.alert_groups g SET status = 'resolved', updated_at = now()
-               FROM unnest(%s::text[], %s::text[]) AS x (s, p) WHERE g.subject_key = x.s AND g.period = x.p""",
+               FROM unnest(%b::text[], %b::text[]) AS x (s, p) WHERE g.subject_key = x.s AND g.period = x.p""",
             _columns(plan.closed_groups))
     if plan.alerts:
         keys, alerts = list(plan.alerts), list(plan.alerts.values())
@@ -94,8 +94,8 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
                                                status, detail, source, rule_set, routed_unit_ids, last_event_id,
                                                times_seen)
                SELECT g, s, r, n, c, sev, p, st, d::jsonb, src, rs, u::bigint[], e, t
-               FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                           %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[], %s::int[])
+               FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                           %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::int[])
                     AS x (g, s, r, n, c, sev, p, st, d, src, rs, u, e, t)
                ON CONFLICT (subject_key, rule_id, period) DO UPDATE SET status = EXCLUDED.status,
                    severity = EXCLUDED.severity, detail = EXCLUDED.detail, rule_set = EXCLUDED.rule_set,
@@ -110,7 +110,7 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
     if plan.resolved_alerts:
         conn.execute(
             """UPDATE alerts.alerts a SET status = 'resolved', last_seen_at = now()
-               FROM unnest(%s::text[], %s::text[], %s::text[]) AS x (s, r, p)
+               FROM unnest(%b::text[], %b::text[], %b::text[]) AS x (s, r, p)
                WHERE a.subject_key = x.s AND a.rule_id = x.r AND a.period = x.p""",
             _columns(plan.resolved_alerts))
     return group_ids

@@ -11,6 +11,7 @@ monthly wave is mostly households that trip nothing.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import psycopg
@@ -21,6 +22,7 @@ from services.alerts.alerting import decide
 from services.alerts.model import HouseholdFacts, PeriodRecord, VillageFacts
 from services.alerts.rule_files import effective_root
 from services.alerts.rules import evaluate_household, evaluate_village, load_rule_set
+from services.common.config import get_settings
 from services.common.consumer_base import EventConsumer
 from services.common.events import Envelope, new_envelope, write_outbox_many
 
@@ -59,8 +61,14 @@ class Router:
 
 
 def make_handler(router: Router | None = None):
-    """The batch handler: evaluate every event, then plan and write the batch's alerts at once."""
+    """The batch handler: evaluate every event, then plan and write the batch's alerts at once.
+
+    A village's counts change only when its households do (`household.updated`): for a
+    batch of records alone a village evaluated in the last `alerts_village_recount_s` is
+    not counted again (a monthly wave touches every village in every batch)."""
     router = router or Router()
+    recount_s = get_settings().alerts_village_recount_s
+    village_checked: dict[tuple[str, int], float] = {}  # (village, year) -> when last evaluated
 
     def handle(conn: psycopg.Connection, events: list[Envelope]) -> None:
         now = datetime.now(timezone.utc)
@@ -87,7 +95,9 @@ def make_handler(router: Router | None = None):
             items.append(Evaluated(facts.household_no, facts.household_id, facts.village_code, facts.township_code,
                                    facts.county_code, facts.record.period, decisions, rs.version, rs.routes,
                                    env.event_id))
-            villages[facts.village_code] = (facts.township_code, facts.county_code, year, env.event_id)
+            checked = village_checked.get((facts.village_code, year))
+            if env.type == "household.updated" or checked is None or time.monotonic() - checked >= recount_s:
+                villages[facts.village_code] = (facts.township_code, facts.county_code, year, env.event_id)
         counts = repo.village_counts(conn, list(villages)) if villages else {}
         for village, (township, county, year, event_id) in villages.items():
             c, rs = counts[village], rule_set(village, year)
@@ -97,6 +107,7 @@ def make_handler(router: Router | None = None):
                                under_assistance=False, silences=silences, now=now)
             items.append(Evaluated(village, None, village, township, county, str(year), decisions, rs.version,
                                    rs.routes, event_id))
+            village_checked[(village, year)] = time.monotonic()
         if not items:
             return
         keys = list({(i.subject_key, i.period) for i in items})

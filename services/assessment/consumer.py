@@ -1,6 +1,6 @@
 """The assessment consumer: turns `tasks.events` and `alerts.events` into facts in
-the ledger, one transaction per batch, idempotent on event_id (the consumer base
-records every applied event)."""
+the ledger, one transaction per batch (written with COPY), idempotent on event_id
+(the consumer base records every applied event)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,11 @@ def record_facts(conn: psycopg.Connection, events: list[Envelope]) -> None:
             rows.append((f.unit_id, region, f.period, f.kind, f.value, list(f.event_ids), f.task_id, f.step_id,
                          f.ref, f.source, env.occurred_at))
     if rows:
-        with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO assessment.facts (unit_id, region_code, period, kind, value, event_ids, task_id, step_id,
-                                                 ref, source, occurred_at)
-                   VALUES (%s, %s, %s, %s, %s, %s::uuid[], %s, %s, %s, %s, %s)""",
-                rows,
-            )
+        with conn.cursor() as cur, cur.copy(
+            """COPY assessment.facts (unit_id, region_code, period, kind, value, event_ids, task_id, step_id, ref, source,
+                                      occurred_at) FROM STDIN""") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def build_consumer() -> EventConsumer:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     kafka_linger_ms: int = 5
     relay_batch_size: int = 500
     relay_idle_sleep_s: float = 0.2
+    # The alerts consumer re-counts a village for the village-level rule (3% / 5%) when a household
+    # of it changed (household.updated), else at most once per this many seconds.
+    alerts_village_recount_s: float = 30.0
 
     # HTTP ports of the three APIs and the metrics/health ports of the background processes.
     tasks_port: int = 8001

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -81,15 +82,13 @@ class EventConsumer:
         if len(record.value) > MAX_EVENT_BYTES:
             return dead(f"message of {len(record.value)} bytes exceeds {MAX_EVENT_BYTES}")
         try:
-            raw = orjson.loads(record.value)
-        except orjson.JSONDecodeError as e:
-            return dead(f"not JSON: {e}")
-        if not isinstance(raw, dict):
-            return dead("not a JSON object")
-        try:
-            env = Envelope.model_validate(raw)
+            env = Envelope.model_validate_json(record.value)  # parse and check in one pass (pydantic-core)
         except ValidationError as e:
             first = e.errors()[0]
+            if first["type"] == "json_invalid":
+                return dead(f"not JSON: {first['ctx'].get('error', first['msg']) if first.get('ctx') else first['msg']}")
+            if first["type"] == "model_type" and not first["loc"]:
+                return dead("not a JSON object")
             where = ".".join(str(p) for p in first["loc"]) or "envelope"
             return dead(f"envelope invalid: {where}: {first['msg']}")
         if env.type not in self.handlers and env.type not in self.ignored_types:
@@ -140,7 +139,7 @@ class EventConsumer:
             r[0]
             for r in conn.cursor(row_factory=tuple_row).execute(
                 f"""INSERT INTO {self.schema}.processed_events (event_id, consumer)
-                    SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""",
+                    SELECT unnest(%b::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""",
                 ([e.event_id for e in unique], self.name),
             )
         }
@@ -192,8 +191,8 @@ def poll_and_apply(
     send_dead_letters(producer, ec.name, result.dead_letters)
     consumer.commit()
     CONSUMER_BATCH_SECONDS.labels(ec.name).observe(time.perf_counter() - started)
-    for e in result.applied:
-        EVENTS_PROCESSED.labels(ec.name, e.type).inc()
+    for type_, count in Counter(e.type for e in result.applied).items():
+        EVENTS_PROCESSED.labels(ec.name, type_).inc(count)
     if result.duplicates:
         EVENTS_DUPLICATE.labels(ec.name).inc(result.duplicates)
     return result

@@ -104,8 +104,6 @@ def write_outbox_many(conn: psycopg.Connection, schema: str, topic: str, envelop
         raise ValueError(f"no outbox in schema {schema!r}")
     if topic not in TOPICS:
         raise ValueError(f"unknown topic {topic!r}")
-    with conn.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES (%s, %s, %s, %s)",
-            [(e.event_id, topic, e.key, psycopg.types.json.Jsonb(e.model_dump(mode="json"))) for e in envelopes],
-        )
+    with conn.cursor() as cur, cur.copy(f"COPY {schema}.outbox (event_id, topic, key, envelope) FROM STDIN") as copy:
+        for e in envelopes:
+            copy.write_row((e.event_id, topic, e.key, e.model_dump_json()))
