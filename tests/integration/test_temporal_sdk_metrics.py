@@ -48,7 +48,7 @@ async def test_the_worker_exports_the_sdk_metrics_under_our_conventions(database
     async def worker() -> None:
         try:
             await run_worker(stop, port)
-        except BaseException as e:  # shown by the test instead of a hang
+        except Exception as e:  # noqa: BLE001 (shown by the test instead of a hang)
             failed.append(e)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(worker(),), daemon=True)
@@ -68,7 +68,7 @@ async def test_the_worker_exports_the_sdk_metrics_under_our_conventions(database
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
 
-    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
     catalogue = (REPO_ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     for name in AFTER_ONE_WORKFLOW:
         assert name in types, f"{name} not exported"
@@ -79,6 +79,6 @@ async def test_the_worker_exports_the_sdk_metrics_under_our_conventions(database
             assert name.endswith("_total"), name
         if kind == "histogram" and "latency" in name:
             assert name.endswith("_seconds"), name
-    assert re.search(r'^temporal_workflow_completed_total\{[^}]*workflow_type="PingWorkflow"[^}]*\} 1', text, re.M)
+    assert re.search(r'^temporal_workflow_completed_total\{[^}]*workflow_type="PingWorkflow"[^}]*\} 1', text, re.MULTILINE)
     ours = generate_latest().decode()
-    assert re.search(r'^xianjie_db_pool_max_connections\{service="worker"\} 20\.0$', ours, re.M)
+    assert re.search(r'^xianjie_db_pool_max_connections\{service="worker"\} 20\.0$', ours, re.MULTILINE)

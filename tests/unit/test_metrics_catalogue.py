@@ -9,27 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
+from metrics_catalogue import CATALOGUE, catalogue
 from prometheus_client.metrics import MetricWrapperBase
 
 from services.common import metrics, state_metrics
 from services.common.config import REPO_ROOT
 
-CATALOGUE = REPO_ROOT / "docs" / "metrics.md"
-ROW = re.compile(r"^\|\s*`(?P<name>[a-z_:]+)`\s*\|\s*(?P<type>\w+)\s*\|(?P<labels>[^|]*)\|")
 # Labels that would be unbounded or personal: never allowed.
 FORBIDDEN_LABELS = {"user", "username", "user_id", "unit", "unit_id", "household", "household_id", "id_number",
                     "phone", "event_id", "task_id", "step_id", "path", "url", "message", "error"}
-
-
-def catalogue() -> dict[str, tuple[str, frozenset[str]]]:
-    out = {}
-    for line in CATALOGUE.read_text(encoding="utf-8").splitlines():
-        m = ROW.match(line)
-        if m:
-            labels = frozenset(x.strip() for x in m["labels"].split(",") if x.strip())
-            assert m["name"] not in out, f"{m['name']} is listed twice"
-            out[m["name"]] = (m["type"], labels)
-    return out
 
 
 def exposed_name(name: str, kind: str) -> str:
