@@ -233,14 +233,19 @@ app.add_typer(households_app, name="households")
 
 @households_app.command("import")
 def households_import(
-    file: Path = typer.Argument(..., help="按模板填写的 .xlsx 或 .csv (UTF-8/GBK)"),
+    file: Path = typer.Argument(..., help="按模板填写的 .xlsx/.csv,或全国防返贫监测信息系统导出的 监测对象信息 / 行政村信息 "
+                                          "(.xlsx/.xls/.csv)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="只检查,不写入 (validate everything, write nothing)"),
+    create_regions: bool = typer.Option(False, "--create-regions",
+                                        help="国家系统导出中不认识的乡、村在文件所写的县下新建 (create unknown townships/villages)"),
+    period: Optional[str] = typer.Option(None, "--period", help="国家系统导出的收支数据所属年度 (默认取标题行中的年份)"),
     format: str = typer.Option("table", "--format", help="table | json (最后一行输出一个 JSON 对象)"),
     user: Optional[str] = typer.Option(None, "--user", help="以该用户的身份和辖区导入 (默认不限辖区)"),
     errors_xlsx: Optional[Path] = typer.Option(None, "--errors-xlsx", help="把错误说明文件写到这里"),
     chunk_size: int = typer.Option(500, "--chunk-size", min=1, help="每批提交的行数"),
 ) -> None:
-    """Import households and their period records from a file: the same importer as the API,
+    """Import households and their period records from a file — our template or the national
+    monitoring system's 监测对象信息 / 行政村信息 exports: the same importer as the API,
     in chunks, each one transaction; importing the same file twice changes nothing.
     Exits 0 when every row was imported, 1 when some rows had errors, 2 when the file cannot be read."""
     import contextlib
@@ -268,7 +273,7 @@ def households_import(
         typer.echo("文件超过 20 MB 上限,请分成几个文件导入", err=True)
         raise typer.Exit(2)
     try:
-        table = importer.read_table(content, file.name)
+        table = importer.read_file(content, file.name)
     except importer.ImportFileError as e:
         typer.echo(f"无法导入 {file}: {e}", err=True)
         raise typer.Exit(2) from None
@@ -286,7 +291,8 @@ def households_import(
         connect = lambda: contextlib.nullcontext(conn)  # noqa: E731 (one connection, a transaction per chunk)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=format == "json") as progress:
-            task = progress.add_task("检查 (dry run)" if dry_run else "导入", total=len(table.rows))
+            task = progress.add_task("检查 (dry run)" if dry_run else "导入",
+                                     total=len(table.rows) if isinstance(table, importer.Table) else None)
 
             def on_progress(outcome) -> None:
                 progress.update(task, completed=outcome.processed_rows, total=outcome.rows)
@@ -295,7 +301,8 @@ def households_import(
                 outcome, error_file = importer.run_import(
                     connect, content, file.name, actor=actor, job_id=job_id, dry_run=dry_run,
                     chunk_size=chunk_size, request_id=f"cli-import-{job_id}" if job_id else None,
-                    on_progress=on_progress, table=table)
+                    on_progress=on_progress, table=table, period=period, create_regions=create_regions,
+                    error_file=errors_xlsx is not None)
             except Exception as e:  # noqa: BLE001
                 progress.stop()
                 typer.echo(f"导入中断: {type(e).__name__}: {e}" + (f" (任务 {job_id})" if job_id else ""), err=True)
@@ -314,9 +321,15 @@ def households_import(
             for e in outcome.errors:
                 t.add_row(str(e.row), e.column, e.reason)
             console.print(t)
+        if outcome.ignored_columns:
+            console.print(f"未读取的列 ({len(outcome.ignored_columns)}): {'、'.join(outcome.ignored_columns)}")
         verb = "可导入 (dry run, nothing written)" if dry_run else "已导入"
+        if "villages" in outcome.extra:
+            console.print(f"行政村信息: {outcome.extra['villages']} 个村的人口数可用,其中 "
+                          f"{outcome.extra['villages_changed']} 个村有变化")
         console.print(f"共 {outcome.rows} 行: {verb} {outcome.imported_rows} 行 ({len(outcome.households)} 户、"
-                      f"{outcome.records} 期数据;其中新增或改动 {outcome.households_changed} 户、"
+                      + (f"{outcome.persons} 人、" if outcome.persons else "")
+                      + f"{outcome.records} 期数据;其中新增或改动 {outcome.households_changed} 户、"
                       f"{outcome.records_changed} 期),有错误 {outcome.rows_with_errors} 行"
                       + (f";任务 {job_id}" if job_id else ""))
         if errors_xlsx and error_file:

@@ -22,11 +22,11 @@ _TRUE = {"是", "y", "yes", "true", "1", "√", "✓", "✔", "是的"}
 _FALSE = {"否", "n", "no", "false", "0", "×", "✗", "✘", "x"}
 
 
-def _fold(v: Any) -> str:
+def fold(v: Any) -> str:
     return re.sub(r"\s", "", unicodedata.normalize("NFKC", str(v)))
 
 
-def _text(v: Any) -> str | None:
+def text_value(v: Any) -> str | None:
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
@@ -47,19 +47,19 @@ def cell_code(v: Any, what: str = "编号") -> str | None:
         if v.is_integer() and abs(v) < 2**53:
             return str(int(v))
         raise CellError(f"被 Excel 存成了数字,后几位已丢失:请将该列设为文本格式后重新填写 ({v!r})")
-    s = _fold(v).lstrip("'")
+    s = fold(v).lstrip("'")
     if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", s):
         raise CellError(f"被存成了科学计数法({s}),后几位已丢失:请将该列设为文本格式后重新填写")
     return s or None
 
 
-def _id(v: Any) -> str | None:
+def id_value(v: Any) -> str | None:
     if isinstance(v, float) and abs(v) >= 1e15:
         raise CellError("被 Excel 存成了数字,后几位已丢失:请将该列设为文本格式后重新填写证件号码")
     return cell_code(v, "证件号码")
 
 
-def _int(v: Any) -> int | None:
+def int_value(v: Any) -> int | None:
     if v is None or isinstance(v, bool):
         if isinstance(v, bool):
             raise CellError("应为整数")
@@ -70,7 +70,7 @@ def _int(v: Any) -> int | None:
         if v.is_integer():
             return int(v)
         raise CellError(f"应为整数,不能是 {v:g}")
-    s = _fold(v)
+    s = fold(v)
     if s.lower() in _BLANKS:
         return None
     s = re.sub(r"(人|个)$", "", s)
@@ -79,7 +79,7 @@ def _int(v: Any) -> int | None:
     raise CellError(f"应为整数,不能是“{v}”")
 
 
-def _money_value(v: Any) -> float | None:
+def money_value(v: Any) -> float | None:
     if v is None:
         return None
     if isinstance(v, bool):
@@ -87,7 +87,7 @@ def _money_value(v: Any) -> float | None:
     if isinstance(v, (int, float, Decimal)):
         f = float(v)
     else:
-        s = _fold(v).replace(",", "")
+        s = fold(v).replace(",", "")
         if s.lower() in _BLANKS:
             return None
         s = re.sub(r"^[¥¥]|(元|块)$", "", s)
@@ -100,14 +100,14 @@ def _money_value(v: Any) -> float | None:
     return round(f, 2)
 
 
-def _flag_value(v: Any) -> bool | None:
+def flag_value(v: Any) -> bool | None:
     if v is None:
         return None
     if isinstance(v, bool):
         return v
     if isinstance(v, (int, float)) and v in (0, 1):
         return bool(v)
-    s = _fold(v).lower()
+    s = fold(v).lower()
     if not s:
         return None
     if s in _TRUE:
@@ -117,7 +117,7 @@ def _flag_value(v: Any) -> bool | None:
     raise CellError(f"应填“是”或“否”,不能是“{v}”")
 
 
-def _period(v: Any) -> str | None:
+def period_value(v: Any) -> str | None:
     """2023, 2023-05 as written in the forms in use: 2023年, 2023年5月, 2023.5, 2023/05, 202305, an Excel date."""
     if v is None:
         return None
@@ -127,7 +127,7 @@ def _period(v: Any) -> str | None:
         if not v.is_integer():
             return repr(v)  # 2023.1 as a number may be October: the schema refuses it, the person rewrites it
         v = int(v)
-    s = _fold(v)
+    s = fold(v)
     if not s:
         return None
     m = re.fullmatch(r"(\d{4})年?度?", s)
@@ -139,12 +139,12 @@ def _period(v: Any) -> str | None:
     return s  # the schema says what is wrong with it
 
 
-def _category(v: Any) -> str | None:
-    s = _text(v)
-    return _fold(s) if s else None
+def category_value(v: Any) -> str | None:
+    s = text_value(v)
+    return fold(s) if s else None
 
 
 CONVERT: dict[str, Callable[[Any], Any]] = {
-    "text": _text, "place": _text, "code": cell_code, "id": _id, "phone": lambda v: cell_code(v, "电话号码"),
-    "int": _int, "money": _money_value, "flag": _flag_value, "period": _period, "category": _category,
+    "text": text_value, "place": text_value, "code": cell_code, "id": id_value, "phone": lambda v: cell_code(v, "电话号码"),
+    "int": int_value, "money": money_value, "flag": flag_value, "period": period_value, "category": category_value,
 }

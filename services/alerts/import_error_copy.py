@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from services.alerts.import_columns import BY_KEY, normalize_header
 from services.alerts.import_reader import Table, csv_rows, decode_csv
@@ -79,6 +80,53 @@ def error_workbook(content: bytes, table: Table, errors: list[RowError]) -> byte
     if ws.freeze_panes is None:
         ws.freeze_panes = ws.cell(header_row + 1, 1)
     wb.active = wb.worksheets.index(ws)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def streamed_error_workbook(rows: Iterable[tuple[int, Sequence]], header_row: int, columns: dict[str, int],
+                            errors: list[RowError]) -> bytes:
+    """The error copy of a large file (a national export of 100,000 persons): the rows are
+    copied as they stream in to a write-only workbook, so neither file is ever whole in
+    memory; the cell values are kept, the original's formatting is not."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("导入数据")
+    row_fill = PatternFill("solid", fgColor="FFE5E5")
+    cell_fill = PatternFill("solid", fgColor="FF9999")
+    red = Font(color="C00000")
+    by_row: dict[int, list[RowError]] = defaultdict(list)
+    for e in errors:
+        by_row[e.row].append(e)
+    width = max(columns.values()) + 1
+    for n, values in rows:
+        values = list(values)
+        if n == header_row:
+            width = max(width, len(values))
+            head = WriteOnlyCell(ws, ERROR_HEADER)
+            head.font = Font(bold=True, color="FFFFFF")
+            head.fill = PatternFill("solid", fgColor="C00000")
+            ws.append([*values, *[None] * (width - len(values)), head])
+            continue
+        row_errors = by_row.get(n)
+        if not row_errors:
+            ws.append([None if v == "" else v for v in values])
+            continue
+        marked = {columns[e.key] for e in row_errors if e.key in columns}
+        cells = []
+        for i in range(width):
+            cell = WriteOnlyCell(ws, None if i >= len(values) or values[i] == "" else values[i])
+            cell.fill = cell_fill if i in marked else row_fill
+            cells.append(cell)
+        reasons = list(dict.fromkeys(e.reason if not e.column or e.column in e.reason else f"【{e.column}】{e.reason}"
+                                     for e in row_errors))
+        note = WriteOnlyCell(ws, ";".join(reasons))
+        note.font, note.fill = red, row_fill
+        ws.append([*cells, note])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -15,7 +15,7 @@ import psycopg
 _PLACE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "街道办事处", "街道", "社区", "村", "镇", "乡", "县", "区", "市")
 
 
-def _stem(name: str) -> str:
+def place_stem(name: str) -> str:
     s = re.sub(r"[\s\u3000]", "", unicodedata.normalize("NFKC", name))
     for suffix in _PLACE_SUFFIXES:
         if s.endswith(suffix) and len(s) > len(suffix) + 1:
@@ -24,7 +24,7 @@ def _stem(name: str) -> str:
 
 
 def same_place(written: str, name: str) -> bool:
-    return _stem(written) == _stem(name)
+    return place_stem(written) == place_stem(name)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Villages:
         self.by_code = {v.code: v for v in villages}
         self.by_stem: dict[str, list[Village]] = defaultdict(list)
         for v in self.by_code.values():
-            self.by_stem[_stem(v.name)].append(v)
+            self.by_stem[place_stem(v.name)].append(v)
         self.outside = set(outside)
 
     def __len__(self) -> int:
@@ -79,7 +79,7 @@ class Villages:
             return code
         if not name:
             raise PlaceError("village", "村和村代码都没有填写 (village missing)")
-        found = self.by_stem.get(_stem(name), [])
+        found = self.by_stem.get(place_stem(name), [])
         if not found:
             raise PlaceError("village", f"在您的辖区内找不到村“{name}”,请核对村名或填写村代码 (unknown village)")
         narrowed = [v for v in found if (not township or same_place(township, v.township))

@@ -34,12 +34,16 @@ class RowError:
 
 @dataclass
 class ParsedRow:
-    """A valid row: the household as given (only the cells filled in) and its record (None: household only)."""
+    """A valid row: the household as given (only the cells filled in) and its record (None: household only).
+    A household of the national export also has its members (in `household["member_list"]`), its
+    monitoring record and the number of person rows it came from."""
 
     row: int
     household_no: str
     household: dict
     record: dict | None
+    monitoring: dict | None = None
+    persons: int = 0
 
 
 @dataclass

@@ -17,7 +17,7 @@ from decimal import Decimal
 import psycopg
 from pydantic import ValidationError
 
-from services.alerts import register
+from services.alerts import national_repository, register
 from services.alerts import repository as repo
 from services.alerts.import_columns import HOUSEHOLD_KEYS, RECORD_ONLY
 from services.alerts.import_reader import Table
@@ -47,6 +47,9 @@ class Outcome:
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
     job_id: int | None = None
+    persons: int = 0  # members of the imported households (national export)
+    ignored_columns: list[str] = field(default_factory=list)  # headers the importer does not read
+    extra: dict = field(default_factory=dict)  # what one kind of file adds (regions created, villages…)
 
     @property
     def rows_with_errors(self) -> int:
@@ -58,6 +61,7 @@ class Outcome:
             "rows": self.rows, "households": len(self.households), "records": self.records,
             "rows_with_errors": self.rows_with_errors, "households_changed": self.households_changed,
             "records_changed": self.records_changed, "dry_run": self.dry_run, "job_id": self.job_id,
+            "persons": self.persons, "ignored_columns": self.ignored_columns, **self.extra,
             "errors": [e.as_dict() for e in errors],
         }
 
@@ -77,6 +81,8 @@ class Known:
 
     households: dict[str, dict]  # 户编号 → household
     records: dict[tuple[str, str], dict]  # (户编号, 期间) → record
+    members: dict[str, list[tuple]] = field(default_factory=dict)  # 户编号 → members (national export)
+    monitoring: dict[str, dict] = field(default_factory=dict)  # 户编号 → monitoring record
 
     @classmethod
     def load(cls, conn: psycopg.Connection, rows: list[ParsedRow]) -> Known:
@@ -93,7 +99,25 @@ class Known:
                 ([k[0] for k in keys], [k[1] for k in keys]),
             ):
                 records[(r.pop("_no"), r["period"])] = r
-        return cls(households, records)
+        known = cls(households, records)
+        ids = {households[p.household_no]["id"]: p.household_no for p in rows
+               if p.monitoring is not None and p.household_no in households}
+        if ids:
+            for i, members in national_repository.members_of(conn, list(ids)).items():
+                known.members[ids[i]] = member_key(members)
+            for i, m in national_repository.monitoring_of(conn, list(ids)).items():
+                known.monitoring[ids[i]] = monitoring_view(m)
+        return known
+
+
+def member_key(members: list[dict]) -> list[tuple]:
+    """Members as compared: the same people with the same facts, in any order."""
+    return sorted(tuple(m.get(f) or "" for f in national_repository.MEMBER_FIELDS) for m in members)
+
+
+def monitoring_view(m: dict) -> dict:
+    return {f: (list(m[f]) if f == "risks" else m[f]) if m.get(f) is not None else ([] if f == "risks" else None)
+            for f in national_repository.MONITORING_FIELDS}
 
 
 @dataclass
@@ -104,6 +128,7 @@ class Plan:
     existing: dict | None
     household: dict | None  # to save; None when unchanged
     record: dict | None  # to save; None when unchanged or none given
+    monitoring: dict | None = None  # to save; None when unchanged or none given
 
 
 def plan_row(p: ParsedRow, known: Known, actor: Principal | None) -> Plan:
@@ -115,6 +140,16 @@ def plan_row(p: ParsedRow, known: Known, actor: Principal | None) -> Plan:
     data = {**_household_view(existing), **p.household} if existing else dict(p.household)
     data = HouseholdIn.model_validate(data).model_dump()
     unchanged = existing is not None and all(existing[k] == data[k] for k in HOUSEHOLD_KEYS)
+    if data["member_list"]:
+        if existing is not None and known.members.get(p.household_no) == member_key(data["member_list"]):
+            data["member_list"] = []  # the same people: the register keeps its rows
+        else:
+            unchanged = False
+    monitoring = None
+    if p.monitoring is not None:
+        monitoring = monitoring_view(p.monitoring)
+        if existing is not None and known.monitoring.get(p.household_no) == monitoring:
+            monitoring = None
     record = None
     if p.record is not None:
         before = known.records.get((p.household_no, p.record["period"]))
@@ -122,7 +157,7 @@ def plan_row(p: ParsedRow, known: Known, actor: Principal | None) -> Plan:
         record = RecordIn.model_validate(record).model_dump()
         if before is not None and all(register.same_value(before.get(f), record.get(f)) for f in repo.RECORD_FIELDS):
             record = None
-    return Plan(p, existing, None if unchanged else data, record)
+    return Plan(p, existing, None if unchanged else data, record, monitoring)
 
 
 def write_row(conn: psycopg.Connection, plan: Plan, known: Known, *, actor: Principal | None,
@@ -137,10 +172,33 @@ def write_row(conn: psycopg.Connection, plan: Plan, known: Known, *, actor: Prin
     if plan.record is not None:
         saved, record_changed = register.save_record(conn, actor=actor, household_id=household["id"],
                                                      record=plan.record, request_id=request_id, source=source)
+    if plan.monitoring is not None:
+        national_repository.save_monitoring(conn, household["id"], plan.monitoring)
     known.households[plan.row.household_no] = household
     if plan.record is not None:
         known.records[(plan.row.household_no, plan.record["period"])] = saved
+    remember(plan, known)
     return plan.household is not None, record_changed
+
+
+def remember(plan: Plan, known: Known) -> None:
+    """What the plan saves (or, dry, would save), for the later rows of the chunk."""
+    no = plan.row.household_no
+    if plan.household is not None and plan.household["member_list"]:
+        known.members[no] = member_key(plan.household["member_list"])
+    if plan.monitoring is not None:
+        known.monitoring[no] = plan.monitoring
+
+
+def pretend(plan: Plan, known: Known) -> tuple[bool, bool]:
+    """A dry run's write: nothing written, the chunk's later rows see what would be."""
+    no = plan.row.household_no
+    if plan.household is not None:
+        known.households[no] = {**(plan.existing or {}), **plan.household}
+    if plan.record is not None:
+        known.records[(no, plan.record["period"])] = plan.record
+    remember(plan, known)
+    return plan.household is not None, plan.record is not None
 
 
 ROW_FAILURES = (register.RegisterError, ValidationError, psycopg.errors.IntegrityError, psycopg.errors.DataError)
@@ -175,8 +233,8 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
     either. A row the database itself refuses makes the chunk run again with a
     savepoint per row, so that row alone is left out. Any other failure aborts the
     chunk and propagates, leaving the earlier chunks committed and recorded in the job.
-    Dry: everything runs in one transaction that is rolled back, so the counts say
-    what would change."""
+    Dry: every row is checked against the register the same way and nothing is
+    written (no write is even tried), so the counts say what would change."""
     size = chunk_size or CHUNK_SIZE
     outcome = outcome or Outcome()
     outcome.rows, outcome.dry_run, outcome.job_id = len(parsed.row_numbers), dry_run, job_id
@@ -188,16 +246,21 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
 
     def process(conn: psycopg.Connection, rows: list[int], savepoints: bool) -> Outcome:
         done = Outcome(processed_rows=len(rows))
-        known = Known.load(conn, [parsed.valid[n] for n in rows if n not in parse_errors])
+        known = Known.load(conn, [parsed.valid[n] for n in rows if n in parsed.valid])
         for n in rows:
             if n in parse_errors:
                 done.errors += parse_errors[n]
                 done.error_rows += 1
                 continue
-            p = parsed.valid[n]
+            p = parsed.valid.get(n)
+            if p is None:  # a member's row of a household saved with its first row
+                done.imported_rows += 1
+                continue
             try:
                 plan = plan_row(p, known, actor)
-                if savepoints:
+                if dry_run:
+                    h_changed, r_changed = pretend(plan, known)
+                elif savepoints:
                     with conn.transaction():
                         h_changed, r_changed = write_row(conn, plan, known, actor=actor, request_id=request_id,
                                                          source=source)
@@ -214,12 +277,13 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
             done.imported_rows += 1
             done.households.add(p.household_no)
             done.records += p.record is not None
+            done.persons += p.persons
             done.households_changed += h_changed
             done.records_changed += r_changed
         return done
 
     def run_chunk(conn: psycopg.Connection, rows: list[int]) -> Outcome:
-        """The chunk in one transaction (a savepoint when dry), with the job's progress."""
+        """The chunk in one transaction with the job's progress (dry: read only)."""
         for savepoints in (False, True):
             try:
                 with conn.transaction():
@@ -243,6 +307,7 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
         outcome.error_rows += done.error_rows
         outcome.households |= done.households
         outcome.records += done.records
+        outcome.persons += done.persons
         outcome.households_changed += done.households_changed
         outcome.records_changed += done.records_changed
         outcome.errors += done.errors
@@ -251,10 +316,8 @@ def import_rows(connect: Connect, parsed: Parsed, *, actor: Principal | None, ou
 
     if dry_run:
         with connect() as conn:
-            with conn.transaction():
-                for rows in chunks(parsed.row_numbers, size):
-                    add(run_chunk(conn, rows))
-                raise psycopg.Rollback()
+            for rows in chunks(parsed.row_numbers, size):
+                add(run_chunk(conn, rows))
         return outcome
     for rows in chunks(parsed.row_numbers, size):
         with connect() as conn:

@@ -38,7 +38,7 @@ from services.alerts.import_columns import (
     missing_columns,
     normalize_header,
 )
-from services.alerts.import_error_copy import ERROR_HEADER, error_workbook
+from services.alerts.import_error_copy import ERROR_HEADER, error_workbook, streamed_error_workbook
 from services.alerts.import_places import (
     PlaceError,
     Village,
@@ -69,22 +69,25 @@ from services.alerts.import_writer import (
     plan_row,
     write_row,
 )
+from services.alerts.national_import import import_persons, import_villages
+from services.alerts.national_reader import Sheet, all_rows, detect
 from services.common.auth import Principal
 from services.common.units import jurisdiction_prefix
 
 __all__ = [
     "BY_KEY", "CHUNK_SIZE", "COLUMNS", "CONVERT", "ERROR_HEADER", "HOUSEHOLD_KEYS", "MAX_SUMMARY_ERRORS",
-    "MAX_UPLOAD_BYTES", "RECORD_ONLY", "REQUIRED", "TEMPLATE_COLUMNS", "CellError", "Col", "Connect",
+    "MAX_UPLOAD_BYTES", "RECORD_ONLY", "REQUIRED", "TEMPLATE_COLUMNS", "CellError", "Col", "Connect", "Sheet",
     "ImportFileError", "Known", "Outcome", "Parsed", "ParsedRow", "PlaceError", "RowError", "Table", "Village",
     "Villages", "create_job", "decode_csv", "error_workbook", "file_kind", "get_job", "header_key", "import_rows",
-    "load_villages", "missing_columns", "normalize_header", "parse_row", "parse_table", "plan_row", "read_table",
+    "load_villages", "missing_columns", "normalize_header", "parse_row", "parse_table", "plan_row", "read_file",
+    "read_table",
     "run_import", "same_place", "write_row",
 ]
 
 log = logging.getLogger(__name__)
 
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a county's national export of 100,000 persons is about 35 MB
 MAX_SUMMARY_ERRORS = 1000
 
 
@@ -113,30 +116,53 @@ def _set_job(connect: Connect, job_id: int, sql: str, params: tuple) -> None:
             conn.execute(f"UPDATE alerts.import_jobs SET {sql}, updated_at = now() WHERE id = %s", (*params, job_id))
 
 
+def read_file(content: bytes, filename: str, *, header_only: bool = False) -> Table | Sheet:
+    """What the file is: a national export (`Sheet`: 监测对象信息 or 行政村信息), else our
+    template (`Table`); ImportFileError when it cannot be imported, naming why."""
+    return detect(content, filename) or read_table(content, filename, header_only=header_only)
+
+
 def run_import(connect: Connect, content: bytes, filename: str, *, actor: Principal | None,
                job_id: int | None = None, dry_run: bool = False, chunk_size: int | None = None,
                request_id: str | None = None, on_progress: Callable[[Outcome], None] | None = None,
-               table: Table | None = None) -> tuple[Outcome, bytes | None]:
+               table: Table | Sheet | None = None, period: str | None = None, create_regions: bool = False,
+               error_file: bool = True) -> tuple[Outcome, bytes | None]:
     """Read, check and import a file; with a job, record every step of it there.
-    Returns what happened and the error copy of the file (None without errors).
+    Returns what happened and the error copy of the file (None without errors, or when
+    `error_file` is false and there is no job).
     A failure marks the job failed (with the error copy of what was found so far) and propagates."""
     outcome = Outcome(dry_run=dry_run, job_id=job_id)
-    parsed = None
+    found: list[RowError] = []
+
+    def total(rows: int) -> None:
+        if job_id is not None:
+            _set_job(connect, job_id, "total_rows = %s", (rows,))
+        if on_progress:
+            on_progress(outcome)
+
     try:
         if job_id is not None:
             _set_job(connect, job_id, "status = 'running'", ())
-        table = table or read_table(content, filename)
-        prefix = jurisdiction_prefix(actor.region_code, actor.region_level) if actor else ""
-        with connect() as conn:
-            villages = load_villages(conn, prefix, table.mentioned_codes())
-        parsed = parse_table(table, villages)
-        outcome.rows = len(parsed.row_numbers)
-        if job_id is not None:
-            _set_job(connect, job_id, "total_rows = %s", (outcome.rows,))
-        if on_progress:
-            on_progress(outcome)
-        import_rows(connect, parsed, actor=actor, outcome=outcome, job_id=job_id, chunk_size=chunk_size,
-                    dry_run=dry_run, request_id=request_id, on_progress=on_progress)
+        table = table or read_file(content, filename)
+        if isinstance(table, Sheet) and table.kind == "persons":
+            found = import_persons(connect, content, table, actor=actor, outcome=outcome, job_id=job_id,
+                                   dry_run=dry_run, period=period, create_regions=create_regions,
+                                   chunk_size=chunk_size, request_id=request_id, on_progress=on_progress,
+                                   on_total=total)
+        elif isinstance(table, Sheet):
+            found = import_villages(connect, content, table, actor=actor, outcome=outcome, dry_run=dry_run,
+                                    request_id=request_id)
+            total(outcome.rows)
+        else:
+            prefix = jurisdiction_prefix(actor.region_code, actor.region_level) if actor else ""
+            with connect() as conn:
+                villages = load_villages(conn, prefix, table.mentioned_codes())
+            parsed = parse_table(table, villages)
+            found = parsed.errors
+            outcome.rows = len(parsed.row_numbers)
+            total(outcome.rows)
+            import_rows(connect, parsed, actor=actor, outcome=outcome, job_id=job_id, chunk_size=chunk_size,
+                        dry_run=dry_run, request_id=request_id, on_progress=on_progress)
     except Exception as e:
         if job_id is not None:
             log.exception("import job %s failed after %s rows", job_id, outcome.processed_rows)
@@ -145,24 +171,26 @@ def run_import(connect: Connect, content: bytes, filename: str, *, actor: Princi
             else:
                 message = (f"导入在第 {outcome.processed_rows + 1} 行之后的一批数据中中断 ({type(e).__name__}),"
                            f"前 {outcome.processed_rows} 行已处理并保存;重新上传同一文件即可继续,已导入的数据不会重复")
-            errors = sorted({*outcome.errors, *(parsed.errors if parsed else [])}, key=lambda x: x.row)
-            error_file = _safe_error_workbook(content, table, errors)
+            errors = sorted({*outcome.errors, *found}, key=lambda x: x.row)
+            copy = _safe_error_workbook(content, table, errors)
             _set_job(connect, job_id, "status = 'failed', message = %s, error_file = %s, summary = %s, "
                      "finished_at = now()",
-                     (message, error_file, Jsonb({**outcome.summary(MAX_SUMMARY_ERRORS), "errors": [
+                     (message, copy, Jsonb({**outcome.summary(MAX_SUMMARY_ERRORS), "errors": [
                          x.as_dict() for x in errors[:MAX_SUMMARY_ERRORS]]})))
         raise
-    error_file = _safe_error_workbook(content, table, outcome.errors) if outcome.errors else None
+    copy = _safe_error_workbook(content, table, outcome.errors) if error_file or job_id is not None else None
     if job_id is not None:
         _set_job(connect, job_id, "status = 'done', error_file = %s, summary = %s, finished_at = now()",
-                 (error_file, Jsonb(outcome.summary(MAX_SUMMARY_ERRORS))))
-    return outcome, error_file
+                 (copy, Jsonb(outcome.summary(MAX_SUMMARY_ERRORS))))
+    return outcome, copy
 
 
-def _safe_error_workbook(content: bytes, table: Table | None, errors: list[RowError]) -> bytes | None:
+def _safe_error_workbook(content: bytes, table: Table | Sheet | None, errors: list[RowError]) -> bytes | None:
     if table is None or not errors:
         return None
     try:
+        if isinstance(table, Sheet):
+            return streamed_error_workbook(all_rows(content, table), table.header_row, table.columns, errors)
         return error_workbook(content, table, errors)
     except Exception:  # noqa: BLE001 (the import's result matters more than its error copy)
         log.exception("could not write the error copy of an import file")
