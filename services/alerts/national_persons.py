@@ -180,8 +180,8 @@ class PersonRows:
             for r in draft.rows:
                 if r not in bad_rows:
                     self._error(r, "household_no", f"户编号 {draft.no} 第 {first_bad} 行有错误,整户未导入")
-        order = {k: i for i, k in enumerate(self.sheet.columns)}
-        self.errors.sort(key=lambda e: (e.row, self.sheet.columns.get(e.key, len(order))))
+        last = len(self.sheet.columns)
+        self.errors.sort(key=lambda e: (e.row, self.sheet.columns.get(e.key, last)))
         return Parsed(self.sheet, self.row_numbers, valid, self.errors)
 
     def _household(self, draft: Draft, place: Place, period: str | None) -> ParsedRow | None:

@@ -8,7 +8,15 @@ created on request. Pure: villages are given as a list."""
 import io
 
 import pytest
-from national_exports import HEADERS, NOT_READ, TITLES, export, family, person, resident_id
+from national_exports import (
+    HEADERS,
+    NOT_READ,
+    TITLES,
+    export,
+    family,
+    person,
+    resident_id,
+)
 from openpyxl import Workbook
 
 from services.alerts.import_places import Village, Villages
