@@ -12,6 +12,7 @@ monthly wave is mostly households that trip nothing.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import psycopg
@@ -25,6 +26,7 @@ from services.alerts.rules import evaluate_household, evaluate_village, load_rul
 from services.common.config import get_settings
 from services.common.consumer_base import EventConsumer
 from services.common.events import Envelope, new_envelope, write_outbox_many
+from services.common.metrics import RULE_EVALUATIONS
 
 TOPICS = ["household.events"]
 GROUP_ID = "xianjie-alerts"
@@ -108,6 +110,7 @@ def make_handler(router: Router | None = None):
             items.append(Evaluated(village, None, village, township, county, str(year), decisions, rs.version,
                                    rs.routes, event_id))
             village_checked[(village, year)] = time.monotonic()
+        _count_evaluations(items, rule_set)
         if not items:
             return
         keys = list({(i.subject_key, i.period) for i in items})
@@ -122,6 +125,20 @@ def make_handler(router: Router | None = None):
                                                                  for r in plan.raised])
 
     return handle
+
+
+def _count_evaluations(items: list[Evaluated], rule_set) -> None:
+    """xianjie_rule_evaluations_total per rule, added once per batch (bounded: rule ids come from files)."""
+    tally: Counter[tuple[str, str]] = Counter()
+    for item in items:
+        fired = {d.finding.rule_id for d in item.decisions}
+        rs = rule_set(item.village_code, int(item.period[:4]))
+        scope = "household" if item.household_id is not None else "village"
+        for rule in rs.rules:
+            if rule.enabled and rule.condition.scope == scope:
+                tally[(rule.id, "raised" if rule.id in fired else "clear")] += 1
+    for (rule_id, outcome), n in tally.items():
+        RULE_EVALUATIONS.labels(rule_id, outcome).inc(n)
 
 
 def _raised_event(raised: Raised, group_id: int, now: datetime) -> Envelope:

@@ -4,10 +4,12 @@ alert group with its alerts, routed to the township and the department, exactly
 once — a repeated event and a re-entered record change nothing; silences apply."""
 
 import time
+from collections import Counter
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from psycopg.rows import dict_row
 
 from services.alerts.consumer import build_consumer
@@ -60,6 +62,12 @@ def pump(dsn, until, timeout=60):
         producer.close()
 
 
+def evaluations() -> Counter:
+    """xianjie_rule_evaluations_total as (rule, outcome) -> count, from this process's registry."""
+    return Counter({(s.labels["rule"], s.labels["outcome"]): s.value for m in REGISTRY.collect()
+                    if m.name == "xianjie_rule_evaluations" for s in m.samples if s.name.endswith("_total")})
+
+
 def groups(conn):
     return conn.execute("SELECT * FROM alerts.alert_groups ORDER BY id").fetchall()
 
@@ -71,7 +79,9 @@ def test_a_risky_record_raises_one_routed_group(clients, database_url):
     record = {"period": "2023", "per_capita_income": 6000, "medical_expense": 9000, "labourers": 2, "employed": 0,
               "housing_ok": True, "drinking_water_ok": False}
     assert alerts.post(f"/api/households/{h['id']}/records", headers=entry, json=record).status_code == 200
+    before = evaluations()
     pump(database_url, lambda conn: groups(conn))
+    counted = evaluations() - before
     with psycopg.connect(database_url, row_factory=dict_row) as conn:
         [group] = groups(conn)
         rules = {a["rule_id"]: a for a in conn.execute("SELECT * FROM alerts.alerts WHERE group_id = %s", (group["id"],))}
@@ -84,6 +94,8 @@ def test_a_risky_record_raises_one_routed_group(clients, database_url):
     assert "栋川镇人民政府" in units.values()
     assert any("医疗保障局" in n for n in units.values()) and any("水务局" in n for n in units.values())
     assert len(raised) == 1
+    assert counted[("zero_employment", "raised")] == 1 and counted[("drinking_water_unsafe", "raised")] == 1
+    assert sum(n for (_, outcome), n in counted.items() if outcome == "clear") > 0
 
     # the same record again: no new event, nothing repeated; the page shows the alerts
     alerts.post(f"/api/households/{h['id']}/records", headers=entry, json=record)
