@@ -8,25 +8,32 @@ environment variable is a real setting; the Kafka topics are those of
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import kubernetes_validate
 import pytest
 import yaml
 
 from services.common.config import REPO_ROOT, Settings
-from services.common.devstack import SEARCH_ATTRIBUTES  # what every embedded Temporal registers
+from services.common.devstack import (
+    SEARCH_ATTRIBUTES,  # what every embedded Temporal registers
+)
 from services.common.events import all_topics
 from services.serve import APIS, PROCESSES
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
-OVERLAY = K8S / "overlays" / "province-example"
+OVERLAYS = {name: K8S / "overlays" / name for name in ("county", "province")}
+SECRET_EXAMPLE = K8S / "secret.example.yaml"
 TEMPORAL_VALUES = K8S / "temporal" / "values-temporal.yaml"
 PHASES = {"platform", "migrate", "apps"}
+KUBERNETES_VERSION = "1.32"  # the oldest Kubernetes the manifests are validated against
+WORKER_POOL_MAX = 20  # workflows/worker.py: create_pool(max_size=20)
 
 
 
@@ -108,7 +115,7 @@ def configmap(base) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def secret_example() -> dict:
-    return load(OVERLAY / "secret.example.yaml")[0]
+    return load(SECRET_EXAMPLE)[0]
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +170,7 @@ def test_every_manifest_belongs_to_a_kustomization():
         assert path.resolve() in listed, f"{path.relative_to(K8S)} is in no kustomization"
 
 
-def test_the_secret_example_is_never_applied(secret_example):
+def test_the_secret_examples_are_never_applied(secret_example):
     def strings(node):
         if isinstance(node, dict):
             for v in node.values():
@@ -179,15 +186,18 @@ def test_the_secret_example_is_never_applied(secret_example):
         assert not [v for v in strings(spec) if "secret.example" in v], f"{kust} applies the example secret"
         assert "secretGenerator" not in spec, f"{kust}: secrets come from the province, not from the repository"
     assert secret_example["kind"] == "Secret" and secret_example["metadata"]["name"] == "xianjie-secrets"
-    assert "example" in " ".join(secret_example["metadata"].get("annotations", {}).values()).lower()
-    assert all("EXAMPLE" in v for v in secret_example["stringData"].values())
+    examples = load(SECRET_EXAMPLE)
+    assert {d["metadata"]["name"] for d in examples} == {"xianjie-secrets", "xianjie-backup-s3"}
+    for doc in examples:
+        assert "example" in " ".join(doc["metadata"].get("annotations", {}).values()).lower()
+        assert all("EXAMPLE" in v for v in doc["stringData"].values())
 
 
 def test_every_base_object_has_a_deploy_phase(base):
     for doc in base:
         phase = doc["metadata"].get("labels", {}).get("xianjie-phase")
         assert phase in PHASES, f"{doc['kind']}/{doc['metadata']['name']} has phase {phase!r}"
-    assert {d["kind"] for d in base if d["metadata"]["labels"]["xianjie-phase"] == "migrate"} == {"Job"}
+    assert {d["kind"] for d in base if d["metadata"]["labels"]["xianjie-phase"] == "migrate"} == {"Job", "NetworkPolicy"}
 
 
 # --- processes ------------------------------------------------------------------------
@@ -305,10 +315,10 @@ def test_every_metrics_port_is_scraped(base):
         assert scraped == {p["name"] for p in svc["spec"]["ports"]}, svc["metadata"]["name"]
 
 
-def test_apis_autoscale_and_every_process_has_a_disruption_budget(base):
+def test_apis_and_the_worker_autoscale_and_every_process_has_a_disruption_budget(base):
     deployments = by_name(base, "Deployment")
     hpas = by_name(base, "HorizontalPodAutoscaler")
-    assert set(hpas) == set(APIS)
+    assert set(hpas) == {*APIS, "worker"}
     for name, hpa in hpas.items():
         assert "replicas" not in deployments[name]["spec"], f"{name}: the autoscaler owns the replica count"
         assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
@@ -326,7 +336,9 @@ def test_apis_autoscale_and_every_process_has_a_disruption_budget(base):
 def test_configmap_keys_are_settings(base, configmap):
     accepted = accepted_env_names()
     assert set(configmap) <= accepted, f"not settings: {sorted(set(configmap) - accepted)}"
-    patched = [d for d in load(OVERLAY / "patches" / "config.yaml") if d["kind"] == "ConfigMap"]
+    patched = [d for o in OVERLAYS.values() for p in sorted(o.rglob("patches/*.yaml")) for d in load(p)
+               if d["kind"] == "ConfigMap"]
+    assert patched, "the province overlay patches settings"
     for doc in patched:
         assert set(doc["data"]) <= accepted, f"not settings: {sorted(set(doc['data']) - accepted)}"
 
@@ -384,27 +396,6 @@ def test_kafka_topics_match_the_event_contract(base):
         assert int(t["spec"]["config"]["min.insync.replicas"]) < t["spec"]["replicas"]
 
 
-def test_no_overlay_changes_partition_counts():
-    for path in OVERLAY.rglob("*.yaml"):
-        for doc in load(path):
-            if doc.get("kind") == "KafkaTopic" and "partitions" in doc.get("spec", {}):
-                name = doc["spec"].get("topicName", doc["metadata"]["name"])
-                assert doc["spec"]["partitions"] == all_topics()[name], f"{path}: change TOPICS in events.py instead"
-
-
-def test_consumer_replicas_do_not_exceed_partitions(base):
-    from services.alerts import consumer as alerts_consumer
-    from services.assessment import consumer as assessment_consumer
-
-    overlay = load(OVERLAY / "kustomization.yaml")[0]
-    replicas = {r["name"]: r["count"] for r in overlay.get("replicas", [])}
-    deployments = by_name(base, "Deployment")
-    for name, module in (("alerts-consumer", alerts_consumer), ("assessment-consumer", assessment_consumer)):
-        most = max(all_topics()[t] for t in module.TOPICS)
-        assert deployments[name]["spec"]["replicas"] <= most
-        assert replicas.get(name, 0) <= most, f"{name}: more replicas than partitions stay idle"
-
-
 def test_temporal_values_register_the_search_attributes(temporal_values):
     persistence = temporal_values["server"]["config"]["persistence"]
     for store in ("default", "visibility"):
@@ -429,31 +420,227 @@ def kustomize_build(folder: Path) -> list[dict]:
         cmd = ["kustomize", "build", str(folder)]
     else:
         pytest.skip("neither kubectl nor kustomize is installed")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
-def test_the_province_overlay_builds():
-    docs = kustomize_build(OVERLAY)
-    overlay = load(OVERLAY / "kustomization.yaml")[0]
-    image = "{newName}:{newTag}".format(**overlay["images"][0])
+@pytest.fixture(scope="module", params=sorted(OVERLAYS))
+def overlay(request) -> tuple[str, list[dict]]:
+    """(name, rendered objects) of each overlay."""
+    return request.param, kustomize_build(OVERLAYS[request.param])
+
+
+def test_the_overlay_builds(overlay):
+    name, docs = overlay
+    spec = load(OVERLAYS[name] / "kustomization.yaml")[0]
+    image = "{newName}:{newTag}".format(**spec["images"][0])
     assert not of_kind(docs, "Secret"), "the build must not carry a Secret"
     assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"xianjie"}
     for d in of_kind(docs, "Deployment") + of_kind(docs, "Job"):
         assert container(d)["image"] == image
     assert Counter(container(d)["command"][2] for d in of_kind(docs, "Deployment")) == Counter(PROCESSES)
-    for name in APIS:
-        assert "replicas" not in by_name(docs, "Deployment")[name]["spec"], f"{name}: the autoscaler owns it"
+    for process in (*APIS, "worker"):
+        assert "replicas" not in by_name(docs, "Deployment")[process]["spec"], f"{process}: the autoscaler owns it"
     for d in docs:
         assert d["metadata"]["labels"]["xianjie-phase"] in PHASES
-    for m in of_kind(docs, "ServiceMonitor") + of_kind(docs, "PodMonitor"):
+    for m in of_kind(docs, "ServiceMonitor") + of_kind(docs, "PodMonitor") + of_kind(docs, "PrometheusRule"):
         assert "release" in m["metadata"]["labels"]
     cm = by_name(docs, "ConfigMap")["xianjie-config"]["data"]
     assert set(cm) <= accepted_env_names()
 
 
+def test_core_kinds_validate_against_the_kubernetes_schemas(overlay):
+    name, docs = overlay
+    core = [d for d in docs if "." not in d["apiVersion"].split("/")[0] or d["apiVersion"].split("/")[0].endswith(".k8s.io")]
+    assert {d["kind"] for d in core} >= {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+                                         "NetworkPolicy", "ConfigMap", "Job", "Namespace", "ServiceAccount"}
+    for d in core:
+        try:
+            kubernetes_validate.validate(d, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            pytest.fail(f"{name}: {d['kind']}/{d['metadata']['name']}: {e.message} at {list(e.path)}")
+
+
+def test_the_validator_rejects_a_wrong_field():
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+                  "spec": {"selector": {"matchLabels": {"a": "b"}}, "replicas": "two",
+                           "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+# What each operator refuses a custom resource without (Strimzi, CloudNativePG, the
+# Prometheus Operator): dotted paths into the object that must hold a value.
+CR_REQUIRED = {
+    "Kafka": ["spec.kafka.listeners"],
+    "KafkaNodePool": ["metadata.labels.strimzi.io/cluster", "spec.replicas", "spec.roles", "spec.storage.type"],
+    "KafkaTopic": ["metadata.labels.strimzi.io/cluster", "spec.partitions", "spec.replicas"],
+    "Cluster": ["spec.instances", "spec.storage.size", "spec.backup.barmanObjectStore.destinationPath",
+                "spec.backup.barmanObjectStore.s3Credentials.accessKeyId.name",
+                "spec.backup.barmanObjectStore.s3Credentials.secretAccessKey.name"],
+    "ScheduledBackup": ["spec.schedule", "spec.cluster.name"],
+    "Database": ["spec.name", "spec.owner", "spec.cluster.name"],
+    "ServiceMonitor": ["spec.selector.matchLabels", "spec.endpoints"],
+    "PodMonitor": ["spec.selector.matchLabels", "spec.podMetricsEndpoints"],
+    "PrometheusRule": ["spec.groups"],
+}
+
+
+def value_at(doc: dict, dotted: str):
+    """The value at a dotted path; a label key (metadata.labels.<key>) keeps its own dots."""
+    parts = ["metadata", "labels", dotted.removeprefix("metadata.labels.")] if dotted.startswith("metadata.labels.") \
+        else dotted.split(".")
+    node = doc
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def check_custom_resources(docs: list[dict]) -> None:
+    for d in docs:
+        for path in CR_REQUIRED.get(d["kind"], []):
+            assert value_at(d, path) not in (None, "", [], {}), f"{d['kind']}/{d['metadata']['name']}: {path} missing"
+    clusters = {d["metadata"]["name"] for d in of_kind(docs, "Cluster")}
+    for b in of_kind(docs, "ScheduledBackup"):
+        assert b["spec"]["cluster"]["name"] in clusters
+        assert len(b["spec"]["schedule"].split()) == 6, "CloudNativePG schedules have a seconds field"
+    for c in of_kind(docs, "Cluster"):
+        assert re.fullmatch(r"\d+[dwm]", c["spec"]["backup"]["retentionPolicy"])
+        assert c["spec"]["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
+    for m in of_kind(docs, "ServiceMonitor"):
+        assert all("port" in ep for ep in m["spec"]["endpoints"])
+    for r in of_kind(docs, "PrometheusRule"):
+        for g in r["spec"]["groups"]:
+            assert g["name"] and all(("alert" in x or "record" in x) and x["expr"] for x in g["rules"])
+
+
+def test_custom_resources_have_what_their_operators_require(overlay):
+    _, docs = overlay
+    assert {d["kind"] for d in docs} >= {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster", "ScheduledBackup",
+                                         "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    check_custom_resources(docs)
+
+
+def test_the_custom_resource_check_can_fail():
+    with pytest.raises(AssertionError, match="strimzi.io/cluster"):
+        check_custom_resources([{"kind": "KafkaTopic", "metadata": {"name": "t", "labels": {}},
+                                 "spec": {"partitions": 3, "replicas": 3}}])
+
+
+def test_topics_have_at_least_the_contract_partitions_and_feed_every_consumer(overlay):
+    from services.alerts import consumer as alerts_consumer
+    from services.assessment import consumer as assessment_consumer
+
+    name, docs = overlay
+    partitions = {t["spec"].get("topicName", t["metadata"]["name"]): t["spec"]["partitions"] for t in of_kind(docs, "KafkaTopic")}
+    assert set(partitions) == set(all_topics())
+    for topic, least in all_topics().items():
+        assert partitions[topic] >= least, f"{name}: {topic} has fewer partitions than services/common/events.py"
+    deployments = by_name(docs, "Deployment")
+    for consumer, module in (("alerts-consumer", alerts_consumer), ("assessment-consumer", assessment_consumer)):
+        most = max(partitions[t] for t in module.TOPICS)
+        assert deployments[consumer]["spec"]["replicas"] <= most, f"{name}: {consumer} replicas beyond partitions idle"
+
+
+def test_the_province_has_more_of_everything_than_the_county():
+    county, province = (kustomize_build(OVERLAYS[n]) for n in ("county", "province"))
+
+    def most(docs, kind, name, field):
+        return by_name(docs, kind)[name]["spec"][field]
+
+    for process in (*APIS, "worker"):
+        assert most(county, "HorizontalPodAutoscaler", process, "maxReplicas") == 1, "a county runs one of each"
+        assert most(province, "HorizontalPodAutoscaler", process, "maxReplicas") > 1
+    for consumer in ("alerts-consumer", "assessment-consumer"):
+        assert most(county, "Deployment", consumer, "replicas") == 1
+        assert most(province, "Deployment", consumer, "replicas") > 2
+    assert most(province, "KafkaTopic", "household.events", "partitions") > most(county, "KafkaTopic", "household.events", "partitions")
+    assert most(province, "Cluster", "xianjie-pg", "instances") > most(county, "Cluster", "xianjie-pg", "instances")
+
+
+def test_a_single_replica_never_blocks_a_node_drain(overlay):
+    name, docs = overlay
+    for pdb in of_kind(docs, "PodDisruptionBudget"):
+        target = pdb["metadata"]["name"]
+        hpa = by_name(docs, "HorizontalPodAutoscaler").get(target)
+        least = hpa["spec"]["minReplicas"] if hpa else by_name(docs, "Deployment")[target]["spec"]["replicas"]
+        if "minAvailable" in pdb["spec"]:
+            assert pdb["spec"]["minAvailable"] < least, f"{name}: {target} could never be evicted"
+
+
+def test_database_connections_fit_max_connections(overlay):
+    name, docs = overlay
+    cm = by_name(docs, "ConfigMap")["xianjie-config"]["data"]
+    hpas = by_name(docs, "HorizontalPodAutoscaler")
+    deployments = by_name(docs, "Deployment")
+    pool_max = int(cm["XIANJIE_PG_POOL_MAX"])
+    needed = sum(hpas[a]["spec"]["maxReplicas"] * pool_max for a in APIS)
+    needed += hpas["worker"]["spec"]["maxReplicas"] * WORKER_POOL_MAX
+    needed += sum(deployments[c]["spec"]["replicas"] for c in ("alerts-consumer", "assessment-consumer"))
+    needed += 2 + 1  # the relay (outbox, business-state counts) and the migration Job
+    (pg,) = of_kind(docs, "Cluster")
+    reserved = 3  # superuser_reserved_connections
+    assert needed <= int(pg["spec"]["postgresql"]["parameters"]["max_connections"]) - reserved, f"{name}: {needed}"
+
+
+def test_only_the_apis_are_reachable_from_the_ingress(overlay):
+    name, docs = overlay
+    deployments = by_name(docs, "Deployment")
+    policies = of_kind(docs, "NetworkPolicy")
+
+    def selects(policy, labels):
+        sel = policy["spec"]["podSelector"]
+        ok = sel.get("matchLabels", {}).items() <= labels.items()
+        for e in sel.get("matchExpressions", []):
+            ok &= e["operator"] == "In" and labels.get(e["key"]) in e["values"]
+        return ok
+
+    def sources(labels):
+        found = set()
+        for pol in policies:
+            if selects(pol, labels):
+                assert "Ingress" in pol["spec"]["policyTypes"]
+                for rule in pol["spec"].get("ingress", []):
+                    for src in rule.get("from", []):
+                        assert "ipBlock" not in src, "no address ranges: namespaces only"
+                        found.add(src["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+        return found
+
+    for process, d in deployments.items():
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        reachable = sources(labels)
+        assert any(selects(p, labels) for p in policies), f"{process} has no NetworkPolicy"
+        if process in APIS:
+            assert reachable == {"ingress-nginx", "monitoring"}, process
+        else:
+            assert reachable == {"monitoring"}, f"{name}: {process} must not be reachable from the ingress"
+    (job,) = of_kind(docs, "Job")
+    assert sources(job["spec"]["template"]["metadata"]["labels"]) == set()
+
+
+def test_the_dashboards_ship_as_a_configmap_for_grafana(overlay):
+    _, docs = overlay
+    cm = by_name(docs, "ConfigMap")["xianjie-dashboards"]
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    on_disk = sorted(p.name for p in (REPO_ROOT / "deploy" / "grafana").glob("*.json"))
+    assert sorted(cm["data"]) == on_disk
+    for file in on_disk:
+        assert cm["data"][file] == (REPO_ROOT / "deploy" / "grafana" / file).read_text(encoding="utf-8")
+
+
 def test_the_temporal_database_builds():
     docs = kustomize_build(K8S / "temporal")
-    assert {d["kind"] for d in docs} >= {"Namespace", "Cluster", "Database"}
+    assert {d["kind"] for d in docs} >= {"Namespace", "Cluster", "Database", "ScheduledBackup"}
     assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"temporal"}
+    for d in of_kind(docs, "Namespace"):
+        kubernetes_validate.validate(d, KUBERNETES_VERSION, strict=True)
+    check_custom_resources(docs)
+
+
+def test_the_county_temporal_values_only_shrink_the_province_ones(temporal_values):
+    county = load(K8S / "temporal" / "values-temporal-county.yaml")[0]
+    assert "config" not in county["server"], "persistence, shards and namespaces stay those of values-temporal.yaml"
+    assert county["server"]["history"]["replicaCount"] < temporal_values["server"]["history"]["replicaCount"]
