@@ -30,11 +30,9 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit -q
 
-## bench: every bench/*.py in turn; each prints one JSON object on its last line
+## bench: every bench/*.py in turn (each prints one JSON object on its last line); figures gathered in bench/results.json
 bench: $(STAMP)
-	@set -e; for f in bench/*.py; do \
-		[ -e "$$f" ] || continue; echo "== $$f"; $(VENV)/bin/python "$$f"; \
-	done
+	$(VENV)/bin/python bench/run_all.py $(BENCHES)
 
 ## clean-var: DESTROYS all local data (PostgreSQL, Temporal, logs under var/); the next `make dev` starts fresh
 clean-var:
