@@ -5,7 +5,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-unit bench clean-var
+.PHONY: dev test test-unit bench clean-var observe
 
 $(VENV)/bin/python:
 	@py=$$(command -v python3.11 || command -v python3 || true); \
@@ -33,6 +33,17 @@ test-unit: $(STAMP)
 ## bench: every bench/*.py in turn (each prints one JSON object on its last line); figures gathered in bench/results.json
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py $(BENCHES)
+
+## observe: Prometheus (Debian's package) on $(OBSERVE_ADDR) scraping the `make dev` processes, with the alert rules
+OBSERVE_ADDR ?= 127.0.0.1:9098
+observe:
+	@command -v prometheus >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; \
+		else echo "make observe needs Debian's prometheus package: sudo apt-get install prometheus" >&2; exit 1; fi; }
+	@mkdir -p var/prometheus
+	@echo "Prometheus on http://$(OBSERVE_ADDR) (targets: /targets, alerts: /alerts); dashboards: deploy/grafana/*.json"
+	prometheus --config.file=deploy/prometheus/observe.yml --storage.tsdb.path=var/prometheus \
+		--storage.tsdb.retention.time=7d --web.listen-address=$(OBSERVE_ADDR)
 
 ## clean-var: DESTROYS all local data (PostgreSQL, Temporal, logs under var/); the next `make dev` starts fresh
 clean-var:

@@ -232,3 +232,30 @@ def test_promtool_fails_a_wrong_case(tmp_path: Path):
     path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
     out = subprocess.run([need_promtool(), "test", "rules", str(path)], check=False, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "XianjieProcessDown" in out.stdout + out.stderr
+
+
+# --- make observe -----------------------------------------------------------------------
+
+OBSERVE = REPO_ROOT / "deploy" / "prometheus" / "observe.yml"
+
+
+def test_make_observe_scrapes_every_process_on_its_configured_port():
+    from services.common.config import Settings
+    from services.serve import APIS, PROCESSES
+
+    s = Settings()
+    config = yaml.safe_load(OBSERVE.read_text(encoding="utf-8"))
+    targets = {j["job_name"]: {t for c in j["static_configs"] for t in c["targets"]} for j in config["scrape_configs"]}
+    for process in PROCESSES:
+        setting = APIS[process][1] if process in APIS else process.replace("-", "_") + "_metrics_port"
+        assert f"127.0.0.1:{getattr(s, setting)}" in targets[process], process
+    assert f"127.0.0.1:{s.temporal_sdk_metrics_port}" in targets["worker"]
+    assert config["rule_files"] == ["rules.yml"]
+    jobs = re.search(r'job=~"([^"]+)"', alerts()["XianjieProcessDown"]["expr"])[1].split("|")
+    assert sorted(jobs) == sorted(PROCESSES), "the process-down alert watches exactly the processes"
+
+
+def test_promtool_checks_the_observe_config():
+    out = subprocess.run([need_promtool(), "check", "config", str(OBSERVE)], check=False, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
