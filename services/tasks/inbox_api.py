@@ -55,7 +55,8 @@ def _format(fmt: Format = Query("json", alias="format", description="json,或 xl
     return fmt
 
 
-def _page(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
+def _page(limit: int = Query(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)"),
+          offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     return {"limit": limit, "offset": offset}
 
 

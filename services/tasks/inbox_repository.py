@@ -48,8 +48,11 @@ def _inbox_filters(unit_id: int, *, status: str | None, overdue: bool | None, ta
 
 
 def count_inbox(conn: psycopg.Connection, unit_id: int, **filters: Any) -> int:
+    """How many steps the filters select; from the steps alone unless a document is asked
+    for (every step has its task and document: the joins would count nothing)."""
     clauses, params = _inbox_filters(unit_id, **filters)
-    return conn.execute(f"SELECT count(*) AS n {INBOX_FROM} {_where(clauses)}", params).fetchone()["n"]
+    source = INBOX_FROM if filters.get("document_id") is not None else "FROM tasks.steps s"
+    return conn.execute(f"SELECT count(*) AS n {source} {_where(clauses)}", params).fetchone()["n"]
 
 
 def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: int, **filters: Any) -> list[dict]:

@@ -162,7 +162,7 @@ def test_inbox_lists_own_unit_opened_steps_by_due_date_with_urgency(client, inbo
     ids = [i["id"] for i in page["items"]]
     assert ids == [s["approved"], s["submitted"], s["overdue_flag"], s["overdue_late"], s["due_soon"], s["returned"],
                    s["normal"]]
-    assert page["total"] == 7 and page["limit"] == 100 and page["offset"] == 0
+    assert page["total"] == 7 and page["limit"] == 20 and page["offset"] == 0
     by_id = {i["id"]: i for i in page["items"]}
     assert {k: by_id[s[k]]["urgency"] for k in ("approved", "submitted", "overdue_flag", "overdue_late", "due_soon",
                                                    "returned", "normal")} == {
