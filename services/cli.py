@@ -291,10 +291,16 @@ def households_import(
         connect = lambda: contextlib.nullcontext(conn)  # noqa: E731 (one connection, a transaction per chunk)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=format == "json") as progress:
+            reading = None if isinstance(table, importer.Table) else progress.add_task("读取", total=None)
             task = progress.add_task("检查 (dry run)" if dry_run else "导入",
                                      total=len(table.rows) if isinstance(table, importer.Table) else None)
 
+            def on_read(rows: int) -> None:
+                progress.update(reading, completed=rows)
+
             def on_progress(outcome) -> None:
+                if reading is not None:
+                    progress.update(reading, completed=outcome.rows, total=outcome.rows)
                 progress.update(task, completed=outcome.processed_rows, total=outcome.rows)
 
             try:
@@ -302,7 +308,7 @@ def households_import(
                     connect, content, file.name, actor=actor, job_id=job_id, dry_run=dry_run,
                     chunk_size=chunk_size, request_id=f"cli-import-{job_id}" if job_id else None,
                     on_progress=on_progress, table=table, period=period, create_regions=create_regions,
-                    error_file=errors_xlsx is not None)
+                    error_file=errors_xlsx is not None, on_read=on_read)
             except Exception as e:  # noqa: BLE001
                 progress.stop()
                 typer.echo(f"导入中断: {type(e).__name__}: {e}" + (f" (任务 {job_id})" if job_id else ""), err=True)

@@ -126,7 +126,7 @@ def run_import(connect: Connect, content: bytes, filename: str, *, actor: Princi
                job_id: int | None = None, dry_run: bool = False, chunk_size: int | None = None,
                request_id: str | None = None, on_progress: Callable[[Outcome], None] | None = None,
                table: Table | Sheet | None = None, period: str | None = None, create_regions: bool = False,
-               error_file: bool = True) -> tuple[Outcome, bytes | None]:
+               error_file: bool = True, on_read: Callable[[int], None] | None = None) -> tuple[Outcome, bytes | None]:
     """Read, check and import a file; with a job, record every step of it there.
     Returns what happened and the error copy of the file (None without errors, or when
     `error_file` is false and there is no job).
@@ -148,7 +148,7 @@ def run_import(connect: Connect, content: bytes, filename: str, *, actor: Princi
             found = import_persons(connect, content, table, actor=actor, outcome=outcome, job_id=job_id,
                                    dry_run=dry_run, period=period, create_regions=create_regions,
                                    chunk_size=chunk_size, request_id=request_id, on_progress=on_progress,
-                                   on_total=total)
+                                   on_total=total, on_read=on_read)
         elif isinstance(table, Sheet):
             found = import_villages(connect, content, table, actor=actor, outcome=outcome, dry_run=dry_run,
                                     request_id=request_id)

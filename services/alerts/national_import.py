@@ -90,8 +90,10 @@ class Places:
 def import_persons(connect: Connect, content: bytes, sheet: Sheet, *, actor: Principal | None, outcome: Outcome,
                    job_id: int | None, dry_run: bool, period: str | None, create_regions: bool,
                    chunk_size: int | None, request_id: str | None,
-                   on_progress: Callable[[Outcome], None] | None, on_total: Callable[[int], None]) -> list[RowError]:
-    """The 监测对象信息 export into the register; returns every row error (for the error copy)."""
+                   on_progress: Callable[[Outcome], None] | None, on_total: Callable[[int], None],
+                   on_read: Callable[[int], None] | None = None) -> list[RowError]:
+    """The 监测对象信息 export into the register; returns every row error (for the error copy).
+    `on_read` hears how many rows have been read, every thousand."""
     period = period or sheet.title_year
     if period is None and "period" not in sheet.columns and any(k in sheet.columns for k in (*MONEY_KEYS, *GUARANTEES)):
         raise ImportFileError("无法确定收支数据所属的年度:标题行中没有“2023年度”这样的年份,请指定期间 "
@@ -102,6 +104,8 @@ def import_persons(connect: Connect, content: bytes, sheet: Sheet, *, actor: Pri
     rows = PersonRows(sheet)
     for n, values in data_rows(content, sheet):
         rows.add(n, values)
+        if on_read and len(rows.row_numbers) % 1000 == 0:
+            on_read(len(rows.row_numbers))
     parsed = rows.households(places, period)
     outcome.rows = len(parsed.row_numbers)
     outcome.ignored_columns = sheet.ignored

@@ -220,3 +220,15 @@ def test_the_api_takes_the_same_export_and_gives_the_lists_back_with_national_na
         assert job["status"] == "done" and job["error_rows"] == 0, job
         assert (job["households"], job["households_changed"], job["records_changed"]) == (4, 0, 0), \
             "the list exported with the national names reads back as the same households"
+
+
+def test_the_terminal_report_and_the_error_copy(database_url, tmp_path):
+    out = tmp_path / "错误.xlsx"
+    result, _ = cli(tmp_path, households_export(), "--errors-xlsx", str(out))
+    assert result.exit_code == 1
+    text = "".join(result.stdout.split())  # rich wraps long lines
+    assert "4户、10人、4期数据" in text and "有错误2行" in text
+    assert f"未读取的列({len(NOT_READ)})" in text and "校验位" in text
+    ws = load_workbook(out).active
+    assert [c.value for c in ws[3]][-1] == "错误说明" and "校验位" in ws.cell(15, len(HEADERS) + 1).value
+    assert ws.cell(15, HEADERS.index("证件号码") + 1).fill.fgColor.rgb.endswith("FF9999"), "the bad cell is marked"
