@@ -7,8 +7,10 @@ request, so a disabled user is refused at once even with a token still valid.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 import jwt
@@ -98,6 +100,31 @@ def authenticate(conn: psycopg.Connection, username: str, password: str) -> dict
     if not verify_password(row["password_hash"], password) or row["disabled"]:
         return None
     return row
+
+
+def lockout_seconds(failures: list[datetime], now: datetime, max_failures: int, window_s: int) -> int:
+    """How long a username (from one client address) must wait before trying again: 0 while
+    fewer than `max_failures` failures fall in the last `window_s`, else until the oldest
+    of the last `max_failures` leaves the window."""
+    recent = sorted(t for t in failures if (now - t).total_seconds() < window_s)
+    if len(recent) < max_failures:
+        return 0
+    return max(1, math.ceil(window_s - (now - recent[-max_failures]).total_seconds()))
+
+
+def recent_failures(conn: psycopg.Connection, username: str, client: str, window_s: int) -> list[datetime]:
+    return [r["at"] for r in conn.execute(
+        """SELECT at FROM common.login_failures
+           WHERE username = %s AND client = %s AND at > now() - make_interval(secs => %s)""",
+        (username, client, window_s))]
+
+
+def record_failure(conn: psycopg.Connection, username: str, client: str) -> None:
+    conn.execute("INSERT INTO common.login_failures (username, client) VALUES (%s, %s)", (username, client))
+
+
+def clear_failures(conn: psycopg.Connection, username: str) -> None:
+    conn.execute("DELETE FROM common.login_failures WHERE username = %s", (username,))
 
 
 def load_principal(conn: psycopg.Connection, user_id: int) -> Principal | None:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # Authentication.
     jwt_secret: str = "xianjie-dev-secret-change-me-in-production-0123456789"
     token_ttl_s: int = 8 * 3600
+    # Login rate limit: this many failures for a username from one address within the window
+    # refuse further tries (429) until the oldest leaves the window.
+    login_max_failures: int = 5
+    login_window_s: int = 900
     argon2_time_cost: int = 3  # password hashing cost (argon2id); the hash records its own parameters
     argon2_memory_kib: int = 65536
     demo_password: str = "xianjie-demo"

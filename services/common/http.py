@@ -95,6 +95,14 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+# Sent with every response: no MIME sniffing, no framing, no referrer leaking ids in URLs.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def create_app(
     *,
     service: str,
@@ -133,6 +141,9 @@ def create_app(
                 HTTP_REQUESTS.labels(service, request.method, template, str(status)).inc()
                 HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
         response.headers["X-Request-ID"] = request.state.request_id
+        response.headers.update(SECURITY_HEADERS)
+        if request.url.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"  # households, scores: never in a shared cache
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -3,12 +3,24 @@ the audit log (policies, tasks and inboxes join it in later modules)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.common import audit
-from services.common.auth import Principal, authenticate, issue_token, load_principal, require
+from services.common.auth import (
+    Principal,
+    authenticate,
+    clear_failures,
+    issue_token,
+    load_principal,
+    lockout_seconds,
+    record_failure,
+    recent_failures,
+    require,
+)
+from services.common.config import get_settings
 from services.common.http import create_app
 from services.common.units import jurisdiction_prefix, resolve_names
 from services.tasks import attachment_api, identity, inbox_api, ledger_api, policy_api, repository, step_api
@@ -33,12 +45,24 @@ def _prefix(p: Principal) -> str:
     return jurisdiction_prefix(p.region_code, p.region_level)
 
 
-@router.post("/auth/login", response_model=TokenResponse, tags=["身份"], summary="登录")
+@router.post("/auth/login", response_model=TokenResponse, tags=["身份"], summary="登录",
+             responses={429: {"description": "连续登录失败次数过多,请稍后再试"}})
 def login(body: LoginRequest, request: Request):
+    s, client = get_settings(), request.client.host if request.client else "unknown"
     with request.app.state.pool.connection() as conn:
+        wait = lockout_seconds(recent_failures(conn, body.username, client, s.login_window_s),
+                               conn.execute("SELECT now() AS now").fetchone()["now"], s.login_max_failures,
+                               s.login_window_s)
+        if wait:
+            raise HTTPException(status_code=429, headers={"Retry-After": str(wait)},
+                                detail=f"连续登录失败 {s.login_max_failures} 次,请 {math.ceil(wait / 60)} 分钟后再试 "
+                                       "(too many failed logins)")
         user = authenticate(conn, body.username, body.password)
         if user is None:
+            record_failure(conn, body.username, client)
+            conn.commit()
             raise HTTPException(status_code=401, detail="用户名或密码错误 (wrong username or password)")
+        clear_failures(conn, body.username)
         audit.record(
             conn, service="tasks", principal=load_principal(conn, user["id"]), action="auth.login",
             entity="user", entity_id=user["id"],

@@ -4,6 +4,7 @@ authority by role, unit and jurisdiction, and the audit row of every change."""
 import time
 
 import jwt
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -46,6 +47,28 @@ def test_login_right_and_wrong(client):
     assert body["token_type"] == "bearer" and body["expires_in"] > 0 and body["access_token"]
     assert client.post("/api/auth/login", json={"username": "admin", "password": "wrong"}).status_code == 401
     assert client.post("/api/auth/login", json={"username": "nobody", "password": PASSWORD}).status_code == 401
+
+
+def test_repeated_failed_logins_are_refused_for_a_while(client, database_url):
+    wrong = {"username": "yaoan_rsj", "password": "not-the-password"}
+    for _ in range(get_settings().login_max_failures):
+        assert client.post("/api/auth/login", json=wrong).status_code == 401
+    r = client.post("/api/auth/login", json={"username": "yaoan_rsj", "password": PASSWORD})
+    assert r.status_code == 429, "even the right password waits once the limit is reached"
+    assert "请" in r.json()["detail"] and 0 < int(r.headers["Retry-After"]) <= get_settings().login_window_s
+    assert client.post("/api/auth/login", json={"username": "yaoan_nync", "password": PASSWORD}).status_code == 200
+    with psycopg.connect(database_url) as conn:  # the window passes
+        conn.execute("UPDATE common.login_failures SET at = at - interval '1 hour'")
+    login(client, "yaoan_rsj")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM common.login_failures WHERE username = 'yaoan_rsj'").fetchone()[0] == 0
+
+
+def test_responses_carry_security_headers(client):
+    r = client.get("/api/me", headers=login(client, "admin"))
+    assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Referrer-Policy"] == "no-referrer" and r.headers["Cache-Control"] == "no-store"
+    assert client.get("/healthz").headers["X-Frame-Options"] == "DENY"
 
 
 def test_login_with_missing_fields_names_them(client):

@@ -104,3 +104,16 @@ def test_demo_registry_expands_without_duplicates():
 ])
 def test_code_prefix_without_the_level(code, prefix):
     assert code_prefix(code) == prefix
+
+
+def test_lockout_counts_failures_in_the_window_only():
+    from datetime import datetime, timedelta, timezone
+
+    from services.common.auth import lockout_seconds
+
+    now = datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
+    ago = [now - timedelta(seconds=s) for s in (10, 20, 30, 40)]
+    assert lockout_seconds(ago, now, 5, 900) == 0
+    assert lockout_seconds([*ago, now - timedelta(seconds=100)], now, 5, 900) == 800  # oldest of five leaves at 900
+    assert lockout_seconds([*ago, now - timedelta(seconds=1000)], now, 5, 900) == 0  # outside the window
+    assert lockout_seconds([now] * 5, now, 5, 900) == 900
