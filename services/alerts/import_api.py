@@ -146,6 +146,8 @@ def job_progress(request: Request, job_id: int = Path(ge=1, le=MAX_ID), p: Princ
         "percent": 100 if job["status"] == "done" else (round(100 * processed / total, 1) if total else 0),
         "households": summary.get("households"), "records": summary.get("records"),
         "households_changed": summary.get("households_changed"), "records_changed": summary.get("records_changed"),
+        "persons": summary.get("persons"), "ignored_columns": summary.get("ignored_columns", []),
+        **{k: summary[k] for k in ("villages", "villages_changed", "regions_created") if k in summary},
         "errors": summary.get("errors", []), "message": job["message"],
         "error_file_url": f"/api/import-jobs/{job_id}/errors.xlsx" if job["has_error_file"] else None,
         "created_at": job["created_at"], "updated_at": job["updated_at"], "finished_at": job["finished_at"],

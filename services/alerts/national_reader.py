@@ -27,6 +27,7 @@ from services.alerts.import_reader import (
 )
 
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+YEAR_OF_DATA = re.compile(r"((?:19|20)\d{2})\s*年度")
 YEAR_IN_TITLE = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
@@ -46,8 +47,9 @@ class Sheet:
 
     @property
     def title_year(self) -> str | None:
-        """The year a title row names (2023年度…), which the export's income figures are for."""
-        m = YEAR_IN_TITLE.search(self.title)
+        """The year a title row names (2023年度…, else the first 2023年), which the export's
+        income figures are for."""
+        m = YEAR_OF_DATA.search(self.title) or YEAR_IN_TITLE.search(self.title)
         return m[1] if m else None
 
     def header(self, key: str | None) -> str:

@@ -185,6 +185,7 @@ def test_the_api_takes_the_same_export_and_gives_the_lists_back_with_national_na
         assert r.status_code == 202, r.text
         job = client.get(f"/api/import-jobs/{r.json()['id']}", headers=entry).json()
         assert job["status"] == "done" and (job["imported_rows"], job["error_rows"]) == (10, 2)
+        assert (job["households"], job["persons"], job["ignored_columns"]) == (4, 10, NOT_READ)
         errors = client.get(f"/api/import-jobs/{r.json()['id']}/errors.xlsx", headers=entry)
         ws = load_workbook(io.BytesIO(errors.content)).active
         header = [c.value for c in ws[3]]

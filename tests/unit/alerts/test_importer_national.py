@@ -161,6 +161,8 @@ def test_the_period_comes_from_the_title_or_is_given():
     assert sheet.title_year is None and parsed.valid[4].record is None
     _, parsed, _ = parse(export(family(1)), period="2024")
     assert parsed.valid[4].record["period"] == "2024"
+    sheet, _, _ = parse(export(family(1), titles=(["截至2024年1月5日"], ["2023年度监测对象信息"])))
+    assert sheet.title_year == "2023", "the year of the data (年度) before any other year"
 
 
 def test_create_regions_plans_townships_and_villages_under_the_named_county():
