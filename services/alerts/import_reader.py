@@ -13,12 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.alerts.import_cells import CellError, cell_code
-from services.alerts.import_columns import (
-    BY_KEY,
-    header_map,
-    missing_columns,
-    normalize_header,
-)
+from services.alerts.import_columns import BY_KEY, header_map, missing_columns, normalize_header
 
 
 HEADER_SCAN_ROWS = 20

@@ -25,63 +25,22 @@ from collections.abc import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.alerts.import_cells import CONVERT, CellError
-from services.alerts.import_columns import (
-    BY_KEY,
-    COLUMNS,
-    HOUSEHOLD_KEYS,
-    RECORD_ONLY,
-    REQUIRED,
-    TEMPLATE_COLUMNS,
-    Col,
-    header_key,
-    missing_columns,
-    normalize_header,
-)
+from services.alerts.import_columns import TEMPLATE_COLUMNS, header_key
 from services.alerts.import_error_copy import ERROR_HEADER, error_workbook, streamed_error_workbook
-from services.alerts.import_places import (
-    PlaceError,
-    Village,
-    Villages,
-    load_villages,
-    same_place,
-)
-from services.alerts.import_reader import (
-    ImportFileError,
-    Table,
-    decode_csv,
-    file_kind,
-    read_table,
-)
-from services.alerts.import_rows import (
-    Parsed,
-    ParsedRow,
-    RowError,
-    parse_row,
-    parse_table,
-)
-from services.alerts.import_writer import (
-    CHUNK_SIZE,
-    Connect,
-    Known,
-    Outcome,
-    import_rows,
-    plan_row,
-    write_row,
-)
+from services.alerts.import_places import Village, Villages, load_villages
+from services.alerts.import_reader import ImportFileError, Table, read_table
+from services.alerts.import_rows import RowError, parse_table
+from services.alerts.import_writer import Connect, Outcome, import_rows
 from services.alerts.national_import import import_persons, import_villages
 from services.alerts.national_reader import Sheet, all_rows, detect
 from services.common.auth import Principal
 from services.common.units import jurisdiction_prefix
 
+# The names the API, the CLI, the template and the tests use.
 __all__ = [
-    "BY_KEY", "CHUNK_SIZE", "COLUMNS", "CONVERT", "ERROR_HEADER", "HOUSEHOLD_KEYS", "MAX_SUMMARY_ERRORS",
-    "MAX_UPLOAD_BYTES", "RECORD_ONLY", "REQUIRED", "TEMPLATE_COLUMNS", "CellError", "Col", "Connect", "Sheet",
-    "ImportFileError", "Known", "Outcome", "Parsed", "ParsedRow", "PlaceError", "RowError", "Table", "Village",
-    "Villages", "create_job", "decode_csv", "error_workbook", "file_kind", "get_job", "header_key", "import_rows",
-    "load_villages", "missing_columns", "normalize_header", "parse_row", "parse_table", "plan_row", "read_file",
-    "read_table",
-    "run_import", "same_place", "write_row",
+    "ERROR_HEADER", "MAX_SUMMARY_ERRORS", "MAX_UPLOAD_BYTES", "TEMPLATE_COLUMNS", "ImportFileError", "Outcome",
+    "Sheet", "Table", "Village", "Villages", "create_job", "error_workbook", "get_job", "header_key", "load_villages",
+    "parse_table", "read_file", "read_table", "run_import",
 ]
 
 log = logging.getLogger(__name__)

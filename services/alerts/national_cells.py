@@ -15,15 +15,7 @@ from typing import Any
 
 from services.alerts import national_columns as nc
 from services.alerts.import_cells import (
-    CellError,
-    cell_code,
-    flag_value,
-    fold,
-    id_value,
-    int_value,
-    money_value,
-    period_value,
-    text_value,
+    CellError, cell_code, flag_value, fold, id_value, int_value, money_value, period_value, text_value,
 )
 from services.alerts.validation import certificate_problem
 

@@ -17,14 +17,7 @@ from collections.abc import Callable
 
 from services.alerts import national_repository
 from services.alerts.import_cells import CellError, int_value
-from services.alerts.import_places import (
-    PlaceError,
-    Village,
-    Villages,
-    load_villages,
-    place_stem,
-    same_place,
-)
+from services.alerts.import_places import PlaceError, Village, Villages, load_villages, place_stem, same_place
 from services.alerts.import_reader import ImportFileError
 from services.alerts.import_rows import RowError
 from services.alerts.import_writer import Connect, Outcome, import_rows

@@ -18,12 +18,7 @@ from typing import Any
 
 from services.alerts import national_columns as nc
 from services.alerts.import_reader import (
-    CSV_SUFFIXES,
-    HEADER_SCAN_ROWS,
-    XLSX_SUFFIXES,
-    ImportFileError,
-    csv_rows,
-    decode_csv,
+    CSV_SUFFIXES, HEADER_SCAN_ROWS, XLSX_SUFFIXES, ImportFileError, csv_rows, decode_csv,
 )
 
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
