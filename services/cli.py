@@ -264,6 +264,9 @@ def households_import(
     if format not in ("table", "json"):
         typer.echo("--format 只能是 table 或 json", err=True)
         raise typer.Exit(2)
+    if period is not None and not (len(period) == 4 and period.isdigit() and period[:2] in ("19", "20")):
+        typer.echo("--period 应为年份,如 2023", err=True)
+        raise typer.Exit(2)
     try:
         content = file.read_bytes()
     except OSError as e:
