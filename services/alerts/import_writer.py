@@ -3,7 +3,11 @@ the job's progress, so a crash never leaves half a chunk and the job says how fa
 committed part goes. Rows go through `register.save_household` / `save_record` (outbox
 event and audit row in the same transaction), which skip unchanged data: importing
 the same file twice changes nothing and a re-run after a crash continues where it
-stopped. A blank cell never erases what the register holds."""
+stopped. A blank cell never erases what the register holds.
+
+Households of the national export also carry their members and their monitoring
+record: members are replaced only when the people or their facts changed, the
+monitoring record only when it differs (`alerts.household_monitoring`)."""
 
 from __future__ import annotations
 
