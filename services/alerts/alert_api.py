@@ -8,14 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.alerts.rule_files import effective_root
 from services.alerts.rules import RuleSetError, load_rule_set, validate_rule_set
 from services.common import audit
 from services.common.auth import Principal, require
+from services.common.http import DbId
 from services.common.units import jurisdiction_prefix
 
 router = APIRouter(prefix="/api", tags=["监测预警"])
@@ -45,7 +45,7 @@ def list_alerts(
     region: str | None = Query(None, pattern=r"^\d{12}$"),
     mine: bool = False,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     p: Principal = Depends(require()),
 ):
     clauses = ["g.village_code LIKE %s"]
@@ -81,7 +81,7 @@ def list_alerts(
 
 
 @router.get("/households/{household_id}/alerts", summary="某户的预警")
-def household_alerts(household_id: int, request: Request, p: Principal = Depends(require())):
+def household_alerts(household_id: DbId, request: Request, p: Principal = Depends(require())):
     with request.app.state.pool.connection() as conn:
         h = conn.execute("SELECT household_no, village_code FROM alerts.households WHERE id = %s",
                          (household_id,)).fetchone()
@@ -124,7 +124,7 @@ def list_silences(request: Request, active: bool = True, p: Principal = Depends(
 
 
 @router.post("/silences/{silence_id}/expire", summary="提前结束静默")
-def expire_silence(silence_id: int, request: Request, p: Principal = Depends(require("office_admin"))):
+def expire_silence(silence_id: DbId, request: Request, p: Principal = Depends(require("office_admin"))):
     with request.app.state.pool.connection() as conn:
         row = conn.execute("SELECT region_code, expires_at FROM alerts.silences WHERE id = %s FOR UPDATE",
                            (silence_id,)).fetchone()

@@ -12,7 +12,7 @@ from services.alerts.schemas import Household, HouseholdIn, Record, RecordIn
 from services.alerts.validation import mask_id, mask_phone
 from services.common import audit
 from services.common.auth import Principal, require
-from services.common.http import create_app
+from services.common.http import DbId, create_app
 from services.common.units import jurisdiction_prefix
 
 router = APIRouter(prefix="/api", tags=["农户登记"])
@@ -45,7 +45,7 @@ def list_households(
     category: str | None = Query(None, max_length=10),
     q: str | None = Query(None, max_length=40, description="户编号或户主姓名"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     p: Principal = Depends(require()),
 ):
     with request.app.state.pool.connection() as conn:
@@ -62,7 +62,7 @@ def _visible(conn, p: Principal, household_id: int) -> dict:
 
 
 @router.get("/households/{household_id}", summary="农户详情:成员、各期数据")
-def household_page(household_id: int, request: Request, p: Principal = Depends(require())):
+def household_page(household_id: DbId, request: Request, p: Principal = Depends(require())):
     with request.app.state.pool.connection() as conn:
         h = _visible(conn, p, household_id)
         members = [{**m, "id_number": mask_id(m["id_number"])} for m in repo.list_members(conn, household_id)]
@@ -71,7 +71,7 @@ def household_page(household_id: int, request: Request, p: Principal = Depends(r
 
 
 @router.get("/households/{household_id}/unmasked", summary="查看完整证件号码和电话(记入审计)")
-def unmasked(household_id: int, request: Request, p: Principal = Depends(require("office_admin"))):
+def unmasked(household_id: DbId, request: Request, p: Principal = Depends(require("office_admin"))):
     with request.app.state.pool.connection() as conn:
         h = _visible(conn, p, household_id)
         members = repo.list_members(conn, household_id)
@@ -83,7 +83,7 @@ def unmasked(household_id: int, request: Request, p: Principal = Depends(require
 
 
 @router.post("/households/{household_id}/records", response_model=Record, summary="录入或更正一期数据(按期间)")
-def save_record(household_id: int, body: RecordIn, request: Request, p: Principal = Depends(require(*ENTRY))):
+def save_record(household_id: DbId, body: RecordIn, request: Request, p: Principal = Depends(require(*ENTRY))):
     with request.app.state.pool.connection() as conn:
         record, _ = _call(register.save_record, conn=conn, actor=p, household_id=household_id,
                           record=body.model_dump(), request_id=request.state.request_id)

@@ -19,7 +19,7 @@ from services.common import audit
 from services.common.auth import Principal, require
 from services.common.config import get_settings
 from services.common.excel import XLSX_MEDIA_TYPE
-from services.common.http import create_app
+from services.common.http import DbId, create_app
 from services.common.temporal import temporal
 from services.common.units import jurisdiction_prefix
 from workflows.bulletin_workflow import BulletinAnnounceWorkflow
@@ -62,7 +62,7 @@ def scores(request: Request, period: str = Query(..., pattern=PERIOD), region: s
 
 
 @router.get("/scores/{unit_id}/{period}/explain", summary="得分说明:指标 → 公式 → 事实 → 事件 → 任务 → 政策条款")
-def explain(unit_id: int, period: str, request: Request, region: str | None = Query(None, pattern=r"^\d{12}$"),
+def explain(unit_id: DbId, period: str, request: Request, region: str | None = Query(None, pattern=r"^\d{12}$"),
             p: Principal = Depends(require(*READERS, "unit_head", "unit_staff"))):
     code = _region(p, region)
     if not p.has_role(*READERS) and unit_id != p.unit_id:
@@ -121,18 +121,18 @@ def _bulletin(request: Request, p: Principal, bulletin_id: int) -> dict:
 
 
 @router.get("/bulletins/{bulletin_id}", summary="通报内容")
-def get_bulletin(bulletin_id: int, request: Request, p: Principal = Depends(require())):
+def get_bulletin(bulletin_id: DbId, request: Request, p: Principal = Depends(require())):
     b = _bulletin(request, p, bulletin_id)
     return {k: b[k] for k in ("id", "kind", "region_code", "period", "title", "data", "generated_by", "created_at")}
 
 
 @router.get("/bulletins/{bulletin_id}/html", response_class=HTMLResponse, summary="可打印的通报")
-def bulletin_html(bulletin_id: int, request: Request, p: Principal = Depends(require())):
+def bulletin_html(bulletin_id: DbId, request: Request, p: Principal = Depends(require())):
     return HTMLResponse(_bulletin(request, p, bulletin_id)["html"])
 
 
 @router.get("/bulletins/{bulletin_id}/xlsx", summary="通报 Excel")
-def bulletin_xlsx(bulletin_id: int, request: Request, p: Principal = Depends(require())):
+def bulletin_xlsx(bulletin_id: DbId, request: Request, p: Principal = Depends(require())):
     b = _bulletin(request, p, bulletin_id)
     return Response(bytes(b["xlsx"]), media_type=XLSX_MEDIA_TYPE,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(b['title'])}.xlsx"})

@@ -14,14 +14,17 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+import psycopg
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
-from services.common.auth import Principal, ROLE_LABELS, current_principal
+from services.common.auth import ROLE_LABELS, Principal, current_principal
 from services.common.config import get_settings
 from services.common.db import create_pool
 from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, READY, unwatch_pool, watch_pool
@@ -95,6 +98,36 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
     return out
 
 
+# What a 422 really looks like — `detail` in Chinese, and `errors` per field when the request
+# failed validation — in place of FastAPI's default `HTTPValidationError` in every schema.
+VALIDATION_ERROR_SCHEMA = {
+    "title": "请求参数有误",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "object"}], "description": "中文说明 (或含 message 的对象)"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "reason", "message"],
+            "properties": {"field": {"type": "string", "description": "出错的字段"},
+                           "reason": {"type": "string"}, "message": {"type": "string", "description": "中文说明"}}}},
+    },
+}
+
+
+def _openapi_with_our_errors(app: FastAPI) -> Callable[[], dict]:
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            schema.get("components", {}).get("schemas", {})["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+# A database id in a path: bounded like the bigint it is, so a huge number is a 422, not a 500.
+DbId = Annotated[int, Path(ge=1, le=2**63 - 1, description="编号")]
+
 # Sent with every response: no MIME sniffing, no framing, no referrer leaking ids in URLs.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -125,6 +158,7 @@ def create_app(
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.service = service
+    app.openapi = _openapi_with_our_errors(app)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):
@@ -155,6 +189,17 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException):
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
+
+    @app.exception_handler(psycopg.DataError)
+    async def on_data_error(request: Request, exc: psycopg.DataError):
+        # SQLSTATE class 22 or a value psycopg cannot send (a NUL byte): the input, not the server;
+        # the request's transaction rolled back, so nothing of it was written.
+        log.info("data refused on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            status_code=422,
+            content={"detail": "输入含无法保存的字符(如 NUL)或数值超出范围,未保存任何内容 (invalid data)",
+                     "request_id": request.state.request_id},
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):

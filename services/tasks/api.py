@@ -16,12 +16,12 @@ from services.common.auth import (
     issue_token,
     load_principal,
     lockout_seconds,
-    record_failure,
     recent_failures,
+    record_failure,
     require,
 )
 from services.common.config import get_settings
-from services.common.http import create_app
+from services.common.http import DbId, create_app
 from services.common.units import jurisdiction_prefix, resolve_names
 from services.tasks import attachment_api, identity, inbox_api, ledger_api, policy_api, repository, step_api
 from services.tasks.schemas import (
@@ -84,7 +84,7 @@ def units(
     region: str | None = Query(None, pattern=r"^\d{12}$"),
     q: str | None = Query(None, max_length=50),
     limit: int = Query(200, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     p: Principal = Depends(require()),
 ):
     with request.app.state.pool.connection() as conn:
@@ -121,7 +121,7 @@ def resolve(body: ResolveRequest, request: Request, p: Principal = Depends(requi
 def users(
     request: Request,
     limit: int = Query(200, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     p: Principal = Depends(require("office_admin")),
 ):
     with request.app.state.pool.connection() as conn:
@@ -145,7 +145,7 @@ def create_user(body: UserCreate, request: Request, p: Principal = Depends(requi
 
 
 @router.patch("/users/{user_id}", response_model=User, tags=["用户"], summary="修改、停用用户")
-def update_user(user_id: int, body: UserUpdate, request: Request, p: Principal = Depends(require("office_admin"))):
+def update_user(user_id: DbId, body: UserUpdate, request: Request, p: Principal = Depends(require("office_admin"))):
     changes = body.model_dump(exclude_none=True)
     if not changes:
         raise HTTPException(status_code=422, detail="没有需要修改的字段 (nothing to change)")
@@ -166,7 +166,7 @@ def audit_log(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     p: Principal = Depends(require("office_admin")),
 ):
     with request.app.state.pool.connection() as conn:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from services.common import audit
 from services.common.auth import Principal, require
+from services.common.http import DbId
 
 router = APIRouter(prefix="/api/attachments", tags=["附件"])
 MAX_BYTES = 10 * 1024 * 1024
@@ -47,7 +48,7 @@ async def upload(request: Request, file: UploadFile = File(...), p: Principal = 
 
 
 @router.get("/{attachment_id}", summary="下载附件")
-def download(attachment_id: int, request: Request, p: Principal = Depends(require())):
+def download(attachment_id: DbId, request: Request, p: Principal = Depends(require())):
     with request.app.state.pool.connection() as conn:
         row = conn.execute(
             """SELECT a.filename, a.content_type, a.content, a.unit_id, u.region_code FROM tasks.attachments a

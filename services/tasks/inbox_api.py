@@ -17,10 +17,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from services.common import audit
+from services.common import audit, excel
 from services.common.auth import Principal, require
+from services.common.http import DbId
 from services.common.units import jurisdiction_prefix
-from services.common import excel
 from services.tasks import inbox_repository as repo
 from services.tasks.inbox_schemas import (
     HISTORY_LABELS,
@@ -118,8 +118,8 @@ def inbox(
     request: Request,
     status: str | None = Query(None, pattern=STATUS_PATTERN, description="open|submitted|approved|returned"),
     overdue: bool | None = Query(None, description="true 只看逾期,false 只看未逾期"),
-    task_id: int | None = _id_query("任务"),
-    document_id: int | None = _id_query("政策文件"),
+    task_id: DbId | None = _id_query("任务"),
+    document_id: DbId | None = _id_query("政策文件"),
     period: str | None = Query(None, pattern=PERIOD_PATTERN, description="2023-05、2023-Q2、2023-H1、2023"),
     kind: str | None = Query(None, pattern=KIND_PATTERN, description="步骤类型"),
     page: dict = Depends(_page),
@@ -263,8 +263,8 @@ def _with_rate(row: dict) -> dict:
             summary="办理进度:辖区内按政策文件和单位统计")
 def progress(
     request: Request,
-    document_id: int | None = _id_query("政策文件"),
-    unit_id: int | None = _id_query("单位"),
+    document_id: DbId | None = _id_query("政策文件"),
+    unit_id: DbId | None = _id_query("单位"),
     page: dict = Depends(_page),
     fmt: Format = Depends(_format),
     p: Principal = Depends(require("office_admin", "leader")),

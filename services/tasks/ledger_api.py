@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.auth import Principal, require
 from services.common.excel import TZ, XLSX_MEDIA_TYPE
+from services.common.http import DbId
 from services.common.temporal import temporal
 from services.tasks import ledgers
 from services.tasks.step_api import SignOffBody, _update
@@ -105,13 +106,13 @@ def list_ledgers(
 
 
 @router.get("/{ledger_id}", summary="台账及每项问题的步骤状态、整改进展与销号状态")
-def get_ledger(ledger_id: int, request: Request, p: Principal = Depends(readers)):
+def get_ledger(ledger_id: DbId, request: Request, p: Principal = Depends(readers)):
     with request.app.state.pool.connection() as conn:
         return _call(ledgers.get, conn=conn, actor=p, ledger_id=ledger_id)
 
 
 @router.post("/{ledger_id}/publish", summary="发布:每项问题生成一项任务(重复发布不重复生成)")
-def publish(ledger_id: int, request: Request, p: Principal = Depends(office)):
+def publish(ledger_id: DbId, request: Request, p: Principal = Depends(office)):
     with request.app.state.pool.connection() as conn:
         result = _call(ledgers.publish, conn=conn, actor=p, ledger_id=ledger_id, request_id=request.state.request_id)
     return JSONResponse(status_code=201 if result["tasks_created"] else 200, content=jsonable_encoder(result))
@@ -119,7 +120,7 @@ def publish(ledger_id: int, request: Request, p: Principal = Depends(office)):
 
 @router.get("/{ledger_id}/export", summary="导出 Excel(含当前整改进展与销号状态)",
             responses={200: {"content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}})
-def export(ledger_id: int, request: Request, p: Principal = Depends(readers)):
+def export(ledger_id: DbId, request: Request, p: Principal = Depends(readers)):
     with request.app.state.pool.connection() as conn:
         title, content = _call(ledgers.export, conn=conn, actor=p, ledger_id=ledger_id)
     filename = f"{title}-{datetime.now(TZ):%Y%m%d}.xlsx"
@@ -129,7 +130,7 @@ def export(ledger_id: int, request: Request, p: Principal = Depends(readers)):
 
 @router.post("/{ledger_id}/items/{item_id}/sign-off",
              summary="问题销号:整改完成情况报告(附佐证材料)审核通过后方可销号")
-async def sign_off(ledger_id: int, item_id: int, body: SignOffBody, request: Request,
+async def sign_off(ledger_id: DbId, item_id: DbId, body: SignOffBody, request: Request,
                    p: Principal = Depends(office)):
     with request.app.state.pool.connection() as conn:
         item = _call(ledgers.sign_off_refusal, conn=conn, actor=p, ledger_id=ledger_id, item_id=item_id)

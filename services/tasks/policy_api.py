@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, require
+from services.common.http import DbId
 from services.common.units import jurisdiction_prefix
 from services.tasks import policies
 from services.tasks import policy_repository as repo
@@ -46,7 +47,7 @@ def list_documents(
     request: Request,
     status: str | None = Query(None, pattern="^(draft|published|superseded)$"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     p: Principal = Depends(require()),
 ):
     with request.app.state.pool.connection() as conn:
@@ -60,14 +61,14 @@ def _visible(conn, p: Principal, document_id: int) -> None:
 
 
 @router.get("/{document_id}", summary="文件及其措施(含单位解析结果)")
-def get_draft(document_id: int, request: Request, p: Principal = Depends(require())):
+def get_draft(document_id: DbId, request: Request, p: Principal = Depends(require())):
     with request.app.state.pool.connection() as conn:
         _visible(conn, p, document_id)
         return _call(policies.draft, conn=conn, document_id=document_id)
 
 
 @router.get("/{document_id}/original", summary="下载原文")
-def original(document_id: int, request: Request, p: Principal = Depends(require())):
+def original(document_id: DbId, request: Request, p: Principal = Depends(require())):
     with request.app.state.pool.connection() as conn:
         _visible(conn, p, document_id)
         row = repo.get_document_content(conn, document_id)
@@ -76,7 +77,7 @@ def original(document_id: int, request: Request, p: Principal = Depends(require(
 
 
 @router.patch("/{document_id}/measures/{measure_id}", summary="修改措施(单位、目标、时限、标题、正文)")
-def edit_measure(document_id: int, measure_id: int, body: MeasureEdit, request: Request, p: Principal = Depends(office)):
+def edit_measure(document_id: DbId, measure_id: DbId, body: MeasureEdit, request: Request, p: Principal = Depends(office)):
     changes = body.model_dump(exclude_none=True)
     if not changes:
         raise HTTPException(status_code=422, detail="没有需要修改的字段 (nothing to change)")
@@ -86,14 +87,14 @@ def edit_measure(document_id: int, measure_id: int, body: MeasureEdit, request: 
 
 
 @router.post("/{document_id}/merge", summary="合并相邻措施")
-def merge(document_id: int, body: MergeRequest, request: Request, p: Principal = Depends(office)):
+def merge(document_id: DbId, body: MergeRequest, request: Request, p: Principal = Depends(office)):
     with request.app.state.pool.connection() as conn:
         return _call(policies.restructure, conn=conn, actor=p, document_id=document_id, merge_ids=body.measure_ids,
                      request_id=request.state.request_id)
 
 
 @router.post("/{document_id}/split", summary="拆分措施")
-def split(document_id: int, body: SplitRequest, request: Request, p: Principal = Depends(office)):
+def split(document_id: DbId, body: SplitRequest, request: Request, p: Principal = Depends(office)):
     parts = [part.model_dump(exclude_none=True) for part in body.parts]
     with request.app.state.pool.connection() as conn:
         return _call(policies.restructure, conn=conn, actor=p, document_id=document_id, split_id=body.measure_id,
@@ -101,14 +102,14 @@ def split(document_id: int, body: SplitRequest, request: Request, p: Principal =
 
 
 @router.post("/{document_id}/units/confirm", summary="确认新单位或登记为已有单位的别名")
-def confirm_unit(document_id: int, body: ConfirmUnitRequest, request: Request, p: Principal = Depends(office)):
+def confirm_unit(document_id: DbId, body: ConfirmUnitRequest, request: Request, p: Principal = Depends(office)):
     with request.app.state.pool.connection() as conn:
         return _call(policies.confirm_unit, conn=conn, actor=p, document_id=document_id, name=body.name,
                      unit_id=body.unit_id, kind=body.kind, request_id=request.state.request_id)
 
 
 @router.post("/{document_id}/publish", summary="发布:每条措施生成一项任务(重复发布不重复生成)")
-def publish(document_id: int, request: Request, p: Principal = Depends(office)):
+def publish(document_id: DbId, request: Request, p: Principal = Depends(office)):
     with request.app.state.pool.connection() as conn:
         result = _call(policies.publish, conn=conn, actor=p, document_id=document_id,
                        request_id=request.state.request_id)
@@ -116,6 +117,6 @@ def publish(document_id: int, request: Request, p: Principal = Depends(office)):
 
 
 @router.get("/{document_id}/changes", summary="修订版与已发布版本的差异")
-def changes(document_id: int, request: Request, p: Principal = Depends(require())):
+def changes(document_id: DbId, request: Request, p: Principal = Depends(require())):
     with request.app.state.pool.connection() as conn:
         return _call(policies.changes_against_published, conn=conn, actor=p, document_id=document_id)

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from services.common.auth import Principal, require
+from services.common.http import DbId
 from services.common.temporal import temporal
 from services.tasks.attachment_api import check_own
 from services.tasks.ledgers import task_sign_off_refusal
@@ -103,7 +104,7 @@ _action_route("reassign", ("office_admin",), "改派承办单位")
 
 
 @router.post("/tasks/{task_id}/sign-off", summary="任务销号")
-async def sign_off(task_id: int, body: SignOffBody, request: Request, p: Principal = Depends(require("office_admin")),
+async def sign_off(task_id: DbId, body: SignOffBody, request: Request, p: Principal = Depends(require("office_admin")),
                    client: Client = Depends(temporal)):
     with request.app.state.pool.connection() as conn:
         task = conn.execute("SELECT id, region_code FROM tasks.tasks WHERE id = %s", (task_id,)).fetchone()
