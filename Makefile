@@ -5,7 +5,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-unit bench clean-var observe
+.PHONY: dev test test-faults test-unit bench clean-var observe
 
 $(VENV)/bin/python:
 	@py=$$(command -v python3.11 || command -v python3 || true); \
@@ -25,6 +25,10 @@ dev: $(STAMP)
 ## test: the whole suite (it starts its own servers on free ports)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest tests -q
+
+## test-faults: kill -9 the consumer, relay, broker, worker and Temporal under load; prints lost / duplicated / stuck
+test-faults: $(STAMP)
+	$(VENV)/bin/python -m pytest tests/faults -q -s
 
 ## test-unit: pure logic only, no servers
 test-unit: $(STAMP)

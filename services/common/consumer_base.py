@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import orjson
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
-from psycopg.rows import tuple_row
+from kafka.errors import KafkaError
+from psycopg.rows import dict_row, tuple_row
 from pydantic import ValidationError
 
 from services.common.config import get_settings
@@ -211,29 +212,45 @@ def rewind(consumer: KafkaConsumer) -> None:
 def run_consumer(
     ec: EventConsumer, topics: list[str], group_id: str, should_stop: Callable[[], bool], on_cycle: Callable[[], None]
 ) -> None:
-    """Consume `topics` until told to stop; the database connection is re-opened after a failure.
+    """Consume `topics` until told to stop, surviving the database and the broker going away.
 
     When the database is down the batch is not committed, so its offsets are not
-    either: the consumer seeks back and the batch is polled again.
+    either: the consumer seeks back and the batch is polled again. When the broker
+    is down (or came back empty), the Kafka clients are made anew once it answers:
+    what was applied but not committed comes again and is skipped as a duplicate.
     """
 
-    consumer = make_consumer(group_id, *topics)
-    producer = make_producer()
-    conn = None
+    consumer, producer, conn = None, None, None
     try:
         while not should_stop():
             try:
+                if consumer is None:
+                    consumer, producer = make_consumer(group_id, *topics), make_producer()
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(get_settings().dsn, autocommit=True)
+                    conn = psycopg.connect(get_settings().dsn, autocommit=True, row_factory=dict_row)  # as the pools
                 poll_and_apply(consumer, producer, conn, ec)
             except psycopg.OperationalError:
                 log.exception("%s: database unavailable, retrying", ec.name)
                 conn = None
-                rewind(consumer)
+                if consumer is not None:
+                    rewind(consumer)
+                time.sleep(1)
+            except KafkaError as e:
+                log.warning("%s: broker unavailable (%s), reconnecting", ec.name, e)
+                _close_quietly(consumer, producer)
+                consumer = producer = None
                 time.sleep(1)
             on_cycle()
     finally:
-        consumer.close()
-        producer.close()
+        _close_quietly(consumer, producer)
         if conn is not None:
             conn.close()
+
+
+def _close_quietly(consumer: KafkaConsumer | None, producer: KafkaProducer | None) -> None:
+    for client in (consumer, producer):
+        try:
+            if client is not None:
+                client.close()
+        except Exception:  # noqa: BLE001 (a client of a broker that is gone may fail to close: nothing to do)
+            log.debug("closing a Kafka client failed", exc_info=True)
