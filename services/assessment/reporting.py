@@ -29,13 +29,15 @@ def kind_of(period: str) -> str:
     raise ValueError(f"期间 {period!r} 应写作 2023-05、2023-Q2、2023-H1 或 2023")
 
 
-def compute_scores(conn: psycopg.Connection, region_code: str, period: str) -> tuple[list[UnitScore], list[dict]]:
-    """The scores of every unit with facts in the region and period, and the fact rows used."""
+def compute_scores(conn: psycopg.Connection, region_code: str, period: str,
+                   explain: bool = False) -> tuple[list[UnitScore], list[dict]]:
+    """The scores of every unit with facts in the region and period, and the fact rows used;
+    with their lines only when `explain` (rankings and bulletins need none)."""
     months = bulletins.periods_of(kind_of(period), period)
     rows = repo.facts(conn, code_prefix(region_code), months)
     units = sorted({r["unit_id"] for r in rows})
     scheme = load_scheme(region_code, period)
-    return score_units(repo.as_facts(rows), scheme, period, units), rows
+    return score_units(repo.as_facts(rows), scheme, period, units, explain=explain), rows
 
 
 def generate(conn: psycopg.Connection, *, kind: str, region_code: str, period: str, generated_by: str) -> int:

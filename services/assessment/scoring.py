@@ -166,12 +166,12 @@ class _Row:
 
 
 def _bucket(facts: Iterable[Fact], units: list[int], months: list[str], in_period: range,
-            cs: _Compiled) -> dict[int, _Row]:
+            cs: _Compiled, explain: bool) -> dict[int, _Row]:
     kinds = len(cs.kinds)
     width = kinds + 1
     rows = {u: _Row(len(months), width, kinds) for u in units}
     base_of = {m: n * width for n, m in enumerate(months)}
-    first_id_base = in_period.start * width
+    first_id_base = in_period.start * width if explain else len(months) * width  # no ids kept: no lines
     index, valued = cs.index, set(cs.valued)
     for f in facts:
         base = base_of.get(f.period)
@@ -182,10 +182,10 @@ def _bucket(facts: Iterable[Fact], units: list[int], months: list[str], in_perio
             continue
         k = index.get(f.kind, kinds)
         row.counts[base + k] += 1
+        if k in valued:
+            row.values.setdefault((base // width, k), []).append(f.value)
         if k < kinds and base >= first_id_base:
             row.ids[k].extend(f.event_ids)
-            if k in valued:
-                row.values.setdefault((base // width, k), []).append(f.value)
     return rows
 
 
@@ -247,29 +247,32 @@ def _explain(leaf: _Leaf, zero: bool, numbers, cents: int) -> str:
 # One unit.
 
 
-def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
-                memo: dict) -> tuple[list[Line], int, Line | None, bool]:
-    """A unit's lines, their sum in cents (the total), the veto line if vetoed, whether it had facts."""
+def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range, memo: dict,
+                explain: bool) -> tuple[list[Line], int, Line | None, bool]:
+    """A unit's lines (none unless `explain`), their sum in cents (the total), the veto line if
+    vetoed, whether it had facts. The total is the same sum of rounded lines either way."""
     scheme, width = cs.scheme, len(cs.kinds) + 1
     stats = _stats(row, in_period, width)
     has_facts = stats is not None
     zero = not has_facts and scheme.no_facts == "zero"
     c, s = stats or ([0] * width, [0.0] * width)
     points = cs.points(c, s, zero)
-    evidence = [(tuple(sorted(row.ids[g[0]] if len(g) == 1 else set(chain.from_iterable(row.ids[k] for k in g)))),
-                 sum(map(c.__getitem__, g))) for g in cs.groups]  # per kind group: (event ids, how many facts)
-
-    numbers = cs.numbers(c, s)
+    counts = [sum(map(c.__getitem__, g)) for g in cs.groups]  # facts per kind group
+    ids = [tuple(sorted(row.ids[g[0]] if len(g) == 1 else set(chain.from_iterable(row.ids[k] for k in g))))
+           for g in cs.groups] if explain else None  # per kind group: the event ids
+    numbers = cs.numbers(c, s) if explain else None
     lines: list[Line] = []
     total = 0
     # Explanations repeat from unit to unit (same numbers, same points): `memo` keeps them for the call.
     if not annual:  # a month, quarter or half-year: one process assessment
         for n, leaf in enumerate(cs.leaves):
-            (ids, count), cents = evidence[leaf.group], _cents(points[n])
-            key = (n, zero, numbers[n], cents)
-            text = memo.get(key) or memo.setdefault(key, _explain(leaf, zero, numbers[n], cents))
+            cents = _cents(points[n])
             total += cents
-            lines.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_points, count, ids, leaf.source, PROCESS))
+            if explain:
+                key = (n, zero, numbers[n], cents)
+                text = memo.get(key) or memo.setdefault(key, _explain(leaf, zero, numbers[n], cents))
+                lines.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_points, counts[leaf.group],
+                                  ids[leaf.group], leaf.source, PROCESS))
     else:
         ps, ys = scheme.process_share, scheme.year_end_share
         step = 1 if scheme.process_over == "month" else 3
@@ -279,39 +282,46 @@ def _unit_lines(cs: _Compiled, annual: bool, row: _Row, in_period: range,
         word = "个月" if step == 1 else "个季度"
         year_end: list[Line] = []
         for n, leaf in enumerate(cs.leaves):
-            (ids, count), p = evidence[leaf.group], points[n]
+            p = points[n]
             if rated:  # the mean of the months (quarters) that had facts
                 mean = math.fsum(by_leaf[n]) / rated
-                cents, shown = _cents(mean * ps / 100), _cents(mean)
-                key = (rated, shown, cents)
-                text = memo.get(key) or memo.setdefault(
-                    key, f"过程考核: {rated}{word}(有考核事实)平均 {shown / 100:.2f}分 × {ps:g}% = {cents / 100:.2f}分")
+                cents = _cents(mean * ps / 100)
+                if explain:
+                    shown = _cents(mean)
+                    key = (rated, shown, cents)
+                    text = memo.get(key) or memo.setdefault(
+                        key, f"过程考核: {rated}{word}(有考核事实)平均 {shown / 100:.2f}分 × {ps:g}% = {cents / 100:.2f}分")
             else:  # no facts all year: the no-facts score
                 cents = _cents(p * ps / 100)
-                text = f"过程考核: {_explain(leaf, zero, numbers[n], _cents(p))} × {ps:g}% = {cents / 100:.2f}分"
+                if explain:
+                    text = f"过程考核: {_explain(leaf, zero, numbers[n], _cents(p))} × {ps:g}% = {cents / 100:.2f}分"
             total += cents
-            lines.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_process, count, ids, leaf.source,
-                              PROCESS))
-            cents, whole = _cents(p * ys / 100), _cents(p)
-            key = (n, zero, numbers[n], whole, cents)
-            text = memo.get(key) or memo.setdefault(
-                key, f"年终考核: {_explain(leaf, zero, numbers[n], whole)} × {ys:g}% = {cents / 100:.2f}分")
+            if explain:
+                lines.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_process, counts[leaf.group],
+                                  ids[leaf.group], leaf.source, PROCESS))
+            cents = _cents(p * ys / 100)
             total += cents
-            year_end.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_year, count, ids, leaf.source,
-                                 YEAR_END))
+            if explain:
+                whole = _cents(p)
+                key = (n, zero, numbers[n], whole, cents)
+                text = memo.get(key) or memo.setdefault(
+                    key, f"年终考核: {_explain(leaf, zero, numbers[n], whole)} × {ys:g}% = {cents / 100:.2f}分")
+                year_end.append(Line(leaf.id, leaf.name, text, cents / 100, leaf.max_year, counts[leaf.group],
+                                     ids[leaf.group], leaf.source, YEAR_END))
         lines += year_end
     veto = None
     stage = YEAR_END if annual else PROCESS
     for leaf in cs.veto_leaves:
-        ids, n = evidence[leaf.group]
+        n, evidence = counts[leaf.group], ids[leaf.group] if explain else ()
         if n and veto is None:
             veto = Line(leaf.id, leaf.name, f"{leaf.label} {n}次, 一票否决: 扣除其余各项得分 {-total / 100:.2f}分",
-                        -total / 100, 0.0, n, ids, leaf.source, stage)
-            lines.append(veto)
+                        -total / 100, 0.0, n, evidence, leaf.source, stage)
+            if explain:
+                lines.append(veto)
             total = 0
-        else:
+        elif explain:
             text = f"{leaf.label} {n}次, 一票否决 (已由前项否决)" if n else f"未发生{leaf.label}, 不否决"
-            lines.append(Line(leaf.id, leaf.name, text, 0.0, 0.0, n, ids, leaf.source, stage))
+            lines.append(Line(leaf.id, leaf.name, text, 0.0, 0.0, n, evidence, leaf.source, stage))
     return lines, total, veto, has_facts
 
 
@@ -358,8 +368,12 @@ def _grade(scheme: Scheme, cents: int, vetoed: bool) -> str:
 # ---------------------------------------------------------------------------
 
 
-def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: Iterable[int]) -> list[UnitScore]:
+def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: Iterable[int], *,
+                explain: bool = True) -> list[UnitScore]:
     """Scores of `unit_ids` for `period` (YYYY-MM, YYYY-Qn, YYYY-Hn or YYYY), best first.
+
+    `explain=False` leaves out the lines (a ranking or a bulletin needs only totals, grades
+    and ranks); totals, grades, ranks and remarks are the same either way.
 
     `facts` may hold more than the period: only the period's months count, plus the
     quarter-to-date months that criticism count rules look at. Ties share a rank and are
@@ -372,10 +386,10 @@ def score_units(facts: Iterable[Fact], scheme: Scheme, period: str, unit_ids: It
         needed |= {m for mm in own for m in _quarter_months(mm) if m <= own[-1]}
     months = sorted(needed)
     in_period = range(months.index(own[0]), months.index(own[0]) + len(own))
-    rows = _bucket(facts, units, months, in_period, cs)
+    rows = _bucket(facts, units, months, in_period, cs, explain)
     results, memo = [], {}
     for unit in units:
-        lines, cents, veto, has_facts = _unit_lines(cs, len(period) == 4, rows[unit], in_period, memo)
+        lines, cents, veto, has_facts = _unit_lines(cs, len(period) == 4, rows[unit], in_period, memo, explain)
         results.append((unit, cents, lines, veto, has_facts))
     results.sort(key=lambda r: (-r[1], r[0]))
     windows, width = _count_windows(cs, months, own), len(cs.kinds) + 1

@@ -296,6 +296,19 @@ def test_the_same_facts_in_any_order_give_the_same_result(period):
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("period", ["2024-05", "2024-Q4", "2024"])
+def test_scores_without_lines_are_the_same_scores(seed, period):
+    month = {"2024-05": "2024-05", "2024-Q4": "2024-11", "2024": "2024-05"}[period]  # inside the period
+    f = random_facts(seed) + [Fact(3, month, "large_scale_return", 1.0, ("veto",))]
+    full = score_units(f, load_scheme("default", period), period, range(1, 13))
+    bare = score_units(f, load_scheme("default", period), period, range(1, 13), explain=False)
+    assert all(s.lines == () for s in bare)
+    strip = [(s.unit_id, s.total, s.grade, s.rank, s.vetoed, s.praise, s.criticism, s.remarks) for s in full]
+    assert [(s.unit_id, s.total, s.grade, s.rank, s.vetoed, s.praise, s.criticism, s.remarks) for s in bare] == strip
+    assert any(s.vetoed for s in bare)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("period", ["2024-05", "2024-Q4", "2024"])
 def test_the_lines_sum_exactly_to_the_total(seed, period):
     for s in score_units(random_facts(seed), load_scheme("default", period), period, range(1, 13)):
         assert all(round(x.points * 100) == pytest.approx(x.points * 100, abs=1e-6) for x in s.lines)
