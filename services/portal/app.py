@@ -1,0 +1,65 @@
+"""The web portal (门户): server-rendered pages in Chinese for the office, departments,
+leaders and data-entry staff. It holds no data: each page calls the three APIs with
+the user's token, kept in an HttpOnly cookie after login."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.portal import auth_pages, data_pages, downloads, leader_pages, office_pages, work_pages
+from services.portal.backend import ApiError, Backend, LoginRequired, default_clients
+from services.portal.views import TOKEN_COOKIE, render
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
+    """The portal app; `clients` (one per API) default to HTTP clients of the configured URLs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.backend = Backend(clients or default_clients())
+        try:
+            yield
+        finally:
+            if clients is None:
+                app.state.backend.close()
+
+    app = FastAPI(title="xianjie 门户", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth_pages, work_pages, office_pages, leader_pages, data_pages, downloads):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        response.delete_cookie(TOKEN_COOKIE)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_refused(request: Request, exc: ApiError):
+        return render(request, "error.html", None, status_code=exc.status if exc.status < 600 else 500, error=exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("portal page %s failed", request.url.path)
+        return render(request, "error.html", None, status_code=500, error="页面出错了,请稍后再试;如一直如此,请联系管理员")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_portal()
