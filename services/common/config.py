@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     tasks_port: int = 8001
     alerts_port: int = 8002
     assessment_port: int = 8003
+    # The web portal (门户) and where it finds the three APIs; it calls them with the user's token.
+    portal_port: int = 8000
+    portal_tasks_url: str = "http://127.0.0.1:8001"
+    portal_alerts_url: str = "http://127.0.0.1:8002"
+    portal_assessment_url: str = "http://127.0.0.1:8003"
+    portal_api_timeout_s: float = 60.0
+    portal_cookie_secure: bool = False  # true behind HTTPS: the login cookie is then sent over HTTPS only
     worker_metrics_port: int = 9101
     relay_metrics_port: int = 9102
     alerts_consumer_metrics_port: int = 9103

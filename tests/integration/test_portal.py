@@ -202,3 +202,88 @@ def test_notifications_list_and_mark_read(portal, db):
     assert notice(r) == "已标记为已读" and "未读 0 条" in r.text
     login(portal, "yaoan_nync")
     assert "暂时没有通知" in portal.get("/notifications").text
+
+
+# ---------------------------------------------------------------- office → department journey (real Temporal)
+
+DOC = """姚安县就业帮扶工作要点
+一、稳定就业
+(一)开发公益岗位。全年开发公益岗位500个以上。(牵头单位:县人社局;责任单位:县人社局、县新设就业服务中心)
+"""
+
+
+@pytest.fixture
+def live_portal(worker, database_url, monkeypatch):
+    yield from _portal(False, database_url, monkeypatch)
+
+
+def wait_for_step(db, kind, unit_id, timeout=30) -> int:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        row = db.execute("SELECT id FROM tasks.steps WHERE kind = %s AND unit_id = %s ORDER BY id LIMIT 1",
+                         (kind, unit_id)).fetchone()
+        if row:
+            return row["id"]
+        assert time.monotonic() < deadline, f"no {kind} step opened"
+        time.sleep(0.3)
+
+
+def test_office_publishes_a_policy_and_the_department_acknowledges_submits_and_resubmits(live_portal, db):
+    p = live_portal
+    login(p, "yaoan_office")
+    assert "还没有政策文件" in p.get("/policies").text
+    r = p.post("/policies", files={"file": ("要点.txt", b"", "text/plain")})
+    assert banner(r) and "{" not in banner(r)
+    r = p.post("/policies", files={"file": ("要点.txt", DOC.encode(), "text/plain")})
+    assert r.status_code == 200 and "已解析出 1 条措施" in notice(r)
+    doc_id = int(r.url.path.rsplit("/", 1)[1])
+    assert "开发公益岗位" in r.text and "县新设就业服务中心" in r.text and "待确认的单位" in r.text
+    assert "(牵头单位:县人社局" in r.text, "the original beside the measures"
+    r = p.post(f"/policies/{doc_id}/units/confirm", data={"name": "县新设就业服务中心", "unit_id": "", "kind": "department"})
+    assert "已确认单位" in notice(r) and "待确认的单位" not in r.text
+    measure = int(re.search(r'id="m(\d+)"', r.text).group(1))
+    r = p.post(f"/policies/{doc_id}/measures/{measure}", data={"title": "开发乡村公益岗位", "text": "", "lead_units": "县人社局",
+                                                               "responsible_units": "县人社局、县新设就业服务中心"})
+    assert notice(r) == "措施已保存" and "开发乡村公益岗位" in r.text and "已修改" in r.text
+    r = p.post(f"/policies/{doc_id}/publish")
+    assert "已发布,生成 1 项任务" in notice(r) and "已发布" in r.text
+    r = p.post(f"/policies/{doc_id}/publish")
+    assert "生成 0 项任务" in notice(r) or banner(r), "publishing twice creates nothing new"
+
+    rsj = unit(db, "县人社局")
+    ack = wait_for_step(db, "acknowledge", rsj)
+    login(p, "yaoan_rsj")
+    r = p.get(f"/steps/{ack}")
+    assert "确认本单位已收到此任务" in r.text
+    r = p.post(f"/steps/{ack}/acknowledge", data={"idempotency_key": "k-ack"})
+    assert notice(r) == "已签收" and "已通过" in r.text and "签收" in r.text
+
+    monthly = wait_for_step(db, "monthly_report", rsj)
+    r = p.post(f"/steps/{monthly}/submit", data={"text": "", "idempotency_key": "k-empty"})
+    assert r.status_code == 409 and "报送内容" in banner(r)
+    assert_no_json(r)
+    r = p.post(f"/steps/{monthly}/submit", data={"text": "本月开发岗位50个", "progress": "abc", "idempotency_key": "k-bad"})
+    assert banner(r) == "进度请填写 0 到 100 之间的整数"
+    r = p.post(f"/steps/{monthly}/submit", data={"text": "本月开发岗位50个", "progress": "40", "idempotency_key": "k-1"},
+               files={"attachment": ("台账.txt", "岗位台账".encode(), "text/plain")})
+    assert notice(r) == "已报送,等待审核" and "本月开发岗位50个" in r.text and "进度:40%" in r.text
+    attachment = re.search(r'href="(/files/tasks/api/attachments/\d+)"', r.text).group(1)
+    assert p.get(attachment).content == "岗位台账".encode()
+
+    login(p, "yaoan_office")
+    r = p.post(f"/steps/{monthly}/return", data={"text": "", "idempotency_key": "k-r0"})
+    assert "意见" in banner(r)
+    r = p.post(f"/steps/{monthly}/return", data={"text": "请补充岗位名单", "idempotency_key": "k-r1"})
+    assert notice(r).startswith("已退回")
+    r = p.get("/progress")
+    assert "县人力资源和社会保障局" in r.text and 'id="chart"' in r.text and "/static/vendor/echarts.min.js" in r.text
+
+    login(p, "yaoan_rsj")
+    r = p.get(f"/steps/{monthly}")
+    assert "已退回" in r.text and "请补充岗位名单" in r.text and "报送内容" in r.text, "the form is offered again"
+    r = p.post(f"/steps/{monthly}/submit", data={"text": "补充岗位名单:保洁30个、护林20个", "idempotency_key": "k-2"})
+    assert notice(r) == "已报送,等待审核" and "补充岗位名单" in r.text
+    history = r.text.split("办理记录", 1)[1]
+    assert "请补充岗位名单" in history and history.count("<tr>") >= 4
