@@ -287,3 +287,107 @@ def test_office_publishes_a_policy_and_the_department_acknowledges_submits_and_r
     assert notice(r) == "已报送,等待审核" and "补充岗位名单" in r.text
     history = r.text.split("办理记录", 1)[1]
     assert "请补充岗位名单" in history and history.count("<tr>") >= 4
+
+
+# ---------------------------------------------------------------- leader
+
+def test_leader_instructs_on_an_escalation_and_the_unit_sees_the_instruction(portal, db):
+    rsj = unit(db, "县人社局")
+    task = published_task(db, rsj)
+    late = step(db, task, rsj, "2023-04", -3 * DAY, overdue=True)
+    db.execute("""INSERT INTO tasks.escalations (step_id, level, to_role, region_code, at)
+                  VALUES (%s, 2, 'leader', %s, now() - interval '1 day')""", (late, YAOAN))
+    login(portal, "yaoan_leader")
+    assert re.search(r'督办批示</b><span class="count">1</span>', portal.get("/").text)
+    r = portal.get("/escalations")
+    assert "县人力资源和社会保障局:月报 (2023-04)" in r.text and "2 级督办" in r.text
+    esc = int(re.search(r'action="/escalations/(\d+)/instruction"', r.text).group(1))
+    r = portal.post(f"/escalations/{esc}/instruction", data={"text": "  "})
+    assert r.status_code == 422 and banner(r) == "请填写批示内容"
+    r = portal.post(f"/escalations/{esc}/instruction", data={"text": "请三日内补报并说明原因"})
+    assert notice(r) == "批示已送达责任单位" and "请三日内补报并说明原因" in r.text
+    assert "没有督办事项" in portal.get("/escalations?pending=true").text
+    assert portal.get("/files/tasks/api/escalations?pending_instruction=").content[:2] == b"PK"
+
+    login(portal, "yaoan_rsj")
+    r = portal.get(f"/steps/{late}")
+    assert "督办与批示" in r.text and "请三日内补报并说明原因" in r.text
+
+
+def test_rankings_red_flags_and_the_score_explanation(portal, db):
+    import uuid
+
+    rsj, czj = unit(db, "县人力资源和社会保障局"), unit(db, "县财政局")
+    rows = [(rsj, "step_due", s) for s in range(5)] + [(rsj, "step_on_time", s) for s in range(5)]
+    rows += [(czj, "step_due", 20), (czj, "step_overdue", 20), (czj, "step_escalated", 20)]
+    with db.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO assessment.facts (unit_id, region_code, period, kind, value, event_ids, task_id, step_id,
+                                             ref, occurred_at) VALUES (%s, %s, '2023-03', %s, 1, %s, 1, %s, %s, now())""",
+            [(u, YAOAN, kind, [uuid.uuid4()], s, f"任务1 · 步骤{s}") for u, kind, s in rows])
+    login(portal, "yaoan_leader")
+    assert "本年度还没有考核数据" in portal.get("/overview?year=2022").text
+    r = portal.get("/overview?year=2023")
+    assert "2023 年考核排名与红旗" in r.text
+    flags = r.text.split("红旗单位", 1)[1].split("排名", 1)[0]
+    assert "县财政局" in flags and "被督办" in flags and "县人力资源和社会保障局" not in flags
+    ranking = r.text.split("<h2>排名</h2>", 1)[1]
+    assert ranking.index("县人力资源和社会保障局") < ranking.index("县财政局")
+    assert 'id="trend"' in r.text
+    r = portal.get(f"/scores/{rsj}/2023")
+    assert "得分说明 · 2023" in r.text and "总分" in r.text and "<td>" in r.text
+    r = portal.get(f"/scores/{rsj}/2023-05")
+    assert r.status_code == 404 and "没有考核记录" in banner(r) and "no facts" not in r.text
+    assert portal.get(f"/scores/{rsj}/20x9").status_code == 422
+
+
+# ---------------------------------------------------------------- data entry
+
+def test_households_are_listed_masked_and_paged(database_url, monkeypatch):
+    for p in _portal(True, database_url, monkeypatch):
+        login(p, "dongchuan_entry")
+        r = p.get("/households")
+        assert "共 170 条,第 1–20 条" in r.text and "下一页" in r.text
+        assert r.text.count('<a href="/households/') >= 20
+        r = p.get("/households?q=蔡文")
+        hid = int(re.search(r'<a href="/households/(\d+)">', r.text).group(1))
+        page = p.get(f"/households/{hid}")
+        assert "蔡文 户" in page.text and "各期数据" in page.text and "栋川东村" in page.text
+        assert "没有找到农户" in p.get("/households?q=不存在的人").text
+        assert p.get("/files/alerts/api/households/export.xlsx").content[:2] == b"PK"
+
+
+def test_import_with_one_bad_row_shows_progress_and_the_error_file(portal, db):
+    import io
+
+    from openpyxl import Workbook, load_workbook
+
+    headers = ["户编号", "村代码", "户主姓名", "户主证件号码", "户类型", "家庭人口数", "期间", "人均纯收入（元）"]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(headers)
+    ws.append(["5323251002019001", "532325100201", "张三", "11010519491231002X", "脱贫户", 4, "2023", 8000])
+    ws.append(["5323251002019002", "532325100201", "李四", "11010519491231002X", "脱贫户", 3, "2023", -5])
+    out = io.BytesIO()
+    wb.save(out)
+
+    login(portal, "dongchuan_entry")
+    r = portal.get("/households/import")
+    assert "下载导入模板" in r.text
+    template = portal.get("/files/alerts/api/households/template.xlsx")
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+    r = portal.post("/households/import", data={})
+    assert r.status_code == 422 and banner(r) == "请选择要导入的文件(.xlsx .xls .csv)"
+    r = portal.post("/households/import", files={"file": ("农户.txt", b"not a workbook", "text/plain")})
+    assert r.status_code >= 400 and banner(r) and "{" not in banner(r)
+    r = portal.post("/households/import", files={"file": ("农户.xlsx", out.getvalue(), "application/octet-stream")})
+    assert r.status_code == 200 and r.url.path.startswith("/import-jobs/")
+    assert "已完成" in r.text and "已导入 1 行,有错误 1 行" in r.text and "不能为负数" in r.text
+    error_file = re.search(r'href="(/files/alerts/api/import-jobs/\d+/errors\.xlsx)"', r.text).group(1)
+    sheet = load_workbook(io.BytesIO(portal.get(error_file).content)).active
+    assert any("不能为负数" in str(c.value) for row in sheet.iter_rows() for c in row if c.value)
+    assert "张三" in portal.get("/households?q=张三").text
+
+    login(portal, "yaoan_rsj")
+    r = portal.get("/files/alerts/api/households/template.xlsx")
+    assert r.status_code == 403 and banner(r) == "无权操作:需要角色 数据录入员、领导小组办公室管理员"
