@@ -97,6 +97,7 @@ def dev_processes(infra_only: bool = False, s: Settings | None = None) -> dict[s
     if not infra_only:
         xianjie = shlex.quote(venv_binary("xianjie"))
         procs.update({name: f"exec {xianjie} serve {name}" for name in PROCESSES})
+        procs["portal"] = f"exec {shlex.quote(sys.executable)} -m services.portal"  # the web portal (门户)
     return procs
 
 
@@ -116,7 +117,8 @@ def _ports_in_use(procs: dict[str, str], s: Settings) -> list[str]:
 def _app_ports(s: Settings) -> dict[str, int]:
     from services.serve import APIS
 
-    ports = {name: getattr(s, setting) for name, (_, setting) in APIS.items()}
+    ports = {"portal": s.portal_port}
+    ports.update({name: getattr(s, setting) for name, (_, setting) in APIS.items()})
     ports.update({name: getattr(s, setting) for name, setting in BACKGROUND_PORTS.items()})
     return ports
 
@@ -167,6 +169,7 @@ def summary(s: Settings, seconds: float, infra_only: bool) -> str:
     host = s.bind_host
     lines = [f"xianjie dev stack ready in {seconds:.1f} s"]
     if not infra_only:
+        lines.append(f"  {'portal (门户)':<22} http://{host}:{s.portal_port}   open this in a browser")
         for name, (_, setting) in APIS.items():
             url = f"http://{host}:{getattr(s, setting)}"
             lines.append(f"  {name:<22} {url}   docs {url}/docs")
@@ -178,7 +181,8 @@ def summary(s: Settings, seconds: float, infra_only: bool) -> str:
     metrics = [f"{name} :{port}/metrics" for name, port in _app_ports(s).items() if name in BACKGROUND_PORTS]
     metrics += [f"Temporal SDK :{s.temporal_sdk_metrics_port}/metrics", f"Temporal server :{temporal_metrics_port(s)}/metrics"]
     lines.append(f"  {'metrics':<22} " + ", ".join(metrics))
-    lines.append(f"  {'demo login':<22} admin / {s.demo_password}")
+    lines.append(f"  {'demo login':<22} admin / {s.demo_password} (portal: yaoan_office, yaoan_rsj, yaoan_leader, "
+                 "dongchuan_entry; same password)")
     lines.append(f"  {'data':<22} {s.var_dir} (make clean-var deletes it)")
     return "\n".join(lines)
 
