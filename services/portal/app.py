@@ -14,7 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.portal import auth_pages, data_pages, downloads, leader_pages, office_pages, work_pages
+from services.portal import (
+    auth_pages,
+    data_pages,
+    downloads,
+    entry_pages,
+    leader_pages,
+    office_pages,
+    work_pages,
+)
 from services.portal.backend import ApiError, Backend, LoginRequired, default_clients
 from services.portal.views import TOKEN_COOKIE, render
 
@@ -36,7 +44,8 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
 
     app = FastAPI(title="xianjie 门户", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth_pages, work_pages, office_pages, leader_pages, data_pages, downloads):
+    # entry_pages before data_pages: /households/new is not a /households/{household_id}
+    for module in (auth_pages, work_pages, office_pages, leader_pages, entry_pages, data_pages, downloads):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -68,8 +68,8 @@ def error_from(response: httpx.Response) -> ApiError:
         name = str(err.get("field", "")).split(".")[-1]
         fields[name] = chinese(str(err.get("message") or err.get("reason") or ""))
     message = chinese(detail) if isinstance(detail, str) and detail and status < 500 else fallback
-    if fields and status == 422:
-        message = f"{message}:" + ";".join(fields.values())
+    if fields and status == 422:  # the API's own "请求参数有误" speaks of requests, people filled in a form
+        message = "填写的内容有误:" + ";".join(fields.values())
     return ApiError(status, message, fields)
 
 

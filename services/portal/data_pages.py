@@ -61,12 +61,20 @@ def job_page(request: Request, job_id: int):
 
 @router.get("/households/{household_id}")
 def household(request: Request, household_id: int):
+    return household_page(request, household_id)
+
+
+def household_page(request: Request, household_id: int, status_code: int = 200, **context):
+    """The household with its records and alerts; `context` carries a refused record form back."""
     user = current_user(request)
     api = backend(request)
     data = api.get("alerts", f"/api/households/{household_id}", user.token)
     alerts = api.get("alerts", f"/api/households/{household_id}/alerts", user.token)
-    return render(request, "household.html", user, title="农户详情", h=data["household"], members=data["members"],
-                  records=data["records"], alerts=alerts, severity=SEVERITY, alert_status=ALERT_STATUS)
+    context.setdefault("values", {})
+    context.setdefault("fields", {})
+    return render(request, "household.html", user, status_code=status_code, title="农户详情", h=data["household"],
+                  members=data["members"], records=data["records"], alerts=alerts, severity=SEVERITY,
+                  alert_status=ALERT_STATUS, **context)
 
 
 @router.get("/alerts")

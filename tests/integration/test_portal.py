@@ -391,3 +391,36 @@ def test_import_with_one_bad_row_shows_progress_and_the_error_file(portal, db):
     login(portal, "yaoan_rsj")
     r = portal.get("/files/alerts/api/households/template.xlsx")
     assert r.status_code == 403 and banner(r) == "无权操作:需要角色 数据录入员、领导小组办公室管理员"
+
+
+def test_household_form_shows_field_errors_beside_the_field_and_saves(portal):
+    login(portal, "dongchuan_entry")
+    r = portal.get("/households/new")
+    assert "栋川东村(532325100201)" in r.text
+    form = {"household_no": "5323251002018001", "village_code": "532325100201", "head_name": "王五",
+            "head_id_number": "110105194912310021", "category": "脱贫户", "members": "3", "labourers": "x"}
+    r = portal.post("/households/new", data=form)
+    assert r.status_code == 422 and banner(r) == "请按提示改正标红的项目"
+    assert re.search(r'name="labourers"[^>]*>\s*<div class="field-error">请填写整数</div>', r.text)
+    assert 'value="王五"' in r.text, "what was typed is kept"
+    r = portal.post("/households/new", data={**form, "labourers": "1"})
+    assert r.status_code == 422 and "校验位" in banner(r)
+    assert re.search(r'name="head_id_number"[^>]*>\s*<div class="field-error">[^<]*校验位', r.text)
+    r = portal.post("/households/new", data={**form, "labourers": "1", "head_id_number": "11010519491231002X",
+                                             "no_labour_capacity": "是"})
+    assert banner(r) == "填写的内容有误:整户无劳动能力的家庭劳动力人数应为0"
+    r = portal.post("/households/new", data={**form, "labourers": "0", "head_id_number": "11010519491231002X",
+                                             "no_labour_capacity": "是"})
+    assert notice(r) == "已保存", (r.status_code, banner(r), r.url)
+    assert "王五 户" in r.text and "11010519491231002X" not in r.text, "masked"
+    household = r.url.path
+    r = portal.post(f"{household}/records", data={"period": "2023-13", "per_capita_income": "6500"})
+    assert r.status_code == 422 and re.search(r'name="period"[^>]*>\s*<div class="field-error">期间应写作', r.text)
+    r = portal.post(f"{household}/records", data={"period": "2023", "per_capita_income": "六千"})
+    assert re.search(r'name="per_capita_income"[^>]*>\s*<div class="field-error">请填写数字', r.text)
+    r = portal.post(f"{household}/records", data={"period": "2023", "per_capita_income": "6500", "housing_ok": "否"})
+    assert notice(r) == "2023 的数据已保存" and "<td>6500.0</td>" in r.text
+
+    login(portal, "yaoan_rsj")
+    r = portal.post("/households/new", data={**form, "labourers": "1", "head_id_number": ""})
+    assert r.status_code == 403 and "无权操作" in banner(r)
