@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.portal import (
+    admin_pages,
     auth_pages,
     data_pages,
     downloads,
@@ -45,7 +46,8 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
     app = FastAPI(title="xianjie 门户", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # entry_pages before data_pages: /households/new is not a /households/{household_id}
-    for module in (auth_pages, work_pages, office_pages, leader_pages, entry_pages, data_pages, downloads):
+    for module in (auth_pages, work_pages, office_pages, leader_pages, admin_pages, entry_pages, data_pages,
+                   downloads):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -424,3 +424,44 @@ def test_household_form_shows_field_errors_beside_the_field_and_saves(portal):
     login(portal, "yaoan_rsj")
     r = portal.post("/households/new", data={**form, "labourers": "1", "head_id_number": ""})
     assert r.status_code == 403 and "无权操作" in banner(r)
+
+
+# ---------------------------------------------------------------- the office's registers
+
+def test_ledger_import_view_and_export_users_units_and_audit(portal):
+    import io
+
+    from openpyxl import Workbook
+
+    def xlsx(rows):
+        wb = Workbook()
+        for row in rows:
+            wb.active.append(row)
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+
+    header = ["序号", "存在问题", "整改举措", "责任单位", "责任人", "整改时限", "任务清单", "整改进展"]
+    login(portal, "yaoan_office")
+    assert "还没有整改台账" in portal.get("/ledgers").text
+    bad = xlsx([["2026年成效考核反馈问题整改台账"], header, [1, "", "完善利益联结机制", "县农业农村局", "李四", "2026年12月31日"]])
+    r = portal.post("/ledgers", files={"file": ("台账.xlsx", bad, "application/octet-stream")}, data={"source": "考核反馈"})
+    assert r.status_code == 422 and banner(r) and "{" not in banner(r)
+    good = xlsx([["2026年成效考核反馈问题整改台账"], header,
+                 [1, "产业帮扶项目联农带农机制不健全", "完善利益联结机制", "县农业农村局", "李四", "2026年12月31日", "制定办法", "已起草"]])
+    r = portal.post("/ledgers", files={"file": ("台账.xlsx", good, "application/octet-stream")}, data={"source": "考核反馈"})
+    assert notice(r) == "台账已导入,核对后发布" and "产业帮扶项目联农带农机制不健全" in r.text and "县农业农村局" in r.text
+    export = re.search(r'href="(/files/tasks/api/ledgers/\d+/export)"', r.text).group(1)
+    assert portal.get(export).content[:2] == b"PK"
+    assert "考核反馈" in portal.get("/ledgers").text
+
+    r = portal.get("/users")
+    assert "yaoan_rsj" in r.text and "县人力资源和社会保障局" in r.text and "第 1–" in r.text
+    r = portal.get("/units?q=县扶贫办")
+    assert "县乡村振兴局" in r.text
+    r = portal.get("/audit?username=yaoan_office")
+    assert "auth.login" in r.text and "ledger" in r.text
+
+    login(portal, "yaoan_rsj")
+    r = portal.get("/audit")
+    assert r.status_code == 403 and "无权操作" in banner(r)
