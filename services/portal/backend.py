@@ -59,7 +59,9 @@ def error_from(response: httpx.Response) -> ApiError:
     except ValueError:
         body = {}
     detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, dict):
+    row_errors = ""
+    if isinstance(detail, dict):  # {"message", "errors": rows at fault} or {"message", "missing": columns}
+        row_errors = _row_errors(detail)
         detail = detail.get("message") or detail.get("detail")
     if isinstance(detail, list):  # a framework-shaped 422 that escaped our handler
         detail = None
@@ -70,7 +72,23 @@ def error_from(response: httpx.Response) -> ApiError:
     message = chinese(detail) if isinstance(detail, str) and detail and status < 500 else fallback
     if fields and status == 422:  # the API's own "请求参数有误" speaks of requests, people filled in a form
         message = "填写的内容有误:" + ";".join(fields.values())
-    return ApiError(status, message, fields)
+    return ApiError(status, message + row_errors, fields)
+
+
+def _row_errors(detail: dict, shown: int = 10) -> str:
+    """The first rows at fault of a refused file, and the columns it lacks, as one sentence each."""
+    parts = []
+    if detail.get("missing"):
+        parts.append("缺少列:" + "、".join(str(c) for c in detail["missing"]))
+    errors = detail.get("errors") if isinstance(detail.get("errors"), list) else []
+    for e in errors[:shown]:
+        if isinstance(e, dict):
+            where = f"第 {e['row']} 行" if e.get("row") else ""
+            column = f"“{e['column']}”" if e.get("column") else ""
+            parts.append(f"{where}{column} {chinese(str(e.get('reason') or e.get('message') or ''))}".strip())
+    if len(errors) > shown:
+        parts.append(f"另有 {len(errors) - shown} 处")
+    return ("。" + ";".join(parts)) if parts else ""
 
 
 def default_clients() -> dict[str, httpx.Client]:

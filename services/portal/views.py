@@ -104,8 +104,9 @@ def local_date(value: str | None) -> str:
     return local_time(value)[:10] if value and "T" in value else (value or "")
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%" if value <= 1 else f"{value:.1f}%"
+def percent(ratio: float | None) -> str:
+    """A ratio (按时率 = 按时 / 已到期) as a percentage."""
+    return "—" if ratio is None else f"{ratio * 100:.1f}%"
 
 
 def yes_no(value: bool | None) -> str:

@@ -1,0 +1,71 @@
+"""How the portal words what the APIs refuse, and how it shows times and pages: pure
+functions, no servers (kept beside the portal's page tests)."""
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from services.portal.backend import UNAVAILABLE, chinese, error_from
+from services.portal.views import local_time, page_links, percent
+
+
+def response(status: int, body=None, text: str | None = None) -> httpx.Response:
+    if text is not None:
+        return httpx.Response(status, text=text)
+    return httpx.Response(status, json=body)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("文件 1 不存在 (document not found)", "文件 1 不存在"),
+    ("无权操作:需要角色 数据录入员 (forbidden)", "无权操作:需要角色 数据录入员"),
+    ("期间应写作 2023 或 2023-05", "期间应写作 2023 或 2023-05"),
+    ("报送内容(文字)不能为空", "报送内容(文字)不能为空"),
+])
+def test_the_english_tail_is_dropped_and_chinese_brackets_kept(raw, shown):
+    assert chinese(raw) == shown
+
+
+def test_field_errors_are_kept_per_field_and_joined_in_the_banner():
+    e = error_from(response(422, {"detail": "请求参数有误 (invalid request)", "errors": [
+        {"field": "head_id_number", "reason": "x", "message": "户主证件号码校验位不对"},
+        {"field": "body.members", "reason": "y", "message": "必填"}]}))
+    assert e.status == 422 and e.fields == {"head_id_number": "户主证件号码校验位不对", "members": "必填"}
+    assert e.message == "填写的内容有误:户主证件号码校验位不对;必填"
+
+
+def test_rows_at_fault_and_missing_columns_are_listed_then_counted():
+    errors = [{"row": n, "column": "存在问题", "reason": "不能为空 (required)"} for n in range(3, 15)]
+    e = error_from(response(422, {"detail": {"message": "台账有 12 处错误 (nothing was imported)", "errors": errors}}))
+    assert e.message.startswith("台账有 12 处错误。第 3 行“存在问题” 不能为空;第 4 行")
+    assert e.message.endswith("另有 2 处") and "required" not in e.message
+    e = error_from(response(422, {"detail": {"message": "缺少必需的列", "missing": ["户编号", "村代码"]}}))
+    assert e.message == "缺少必需的列。缺少列:户编号、村代码"
+
+
+@pytest.mark.parametrize("status, body, shown", [
+    (403, {"detail": ""}, "您没有权限进行此操作"),
+    (500, {"detail": "Internal Server Error"}, UNAVAILABLE),
+    (502, None, UNAVAILABLE),
+    (409, {"detail": [{"loc": ["x"]}]}, "当前状态下不能进行此操作"),
+])
+def test_no_detail_or_a_server_error_gets_a_plain_chinese_sentence(status, body, shown):
+    r = response(status, body) if body is not None else response(status, text="<html>bad gateway</html>")
+    assert error_from(r).message == shown
+
+
+def test_times_are_shown_in_china_time():
+    assert local_time("2023-05-31T16:30:00+00:00") == "2023-06-01 00:30"
+    assert local_time("2023-05-31T16:30:00") == "2023-05-31 16:30"
+    assert local_time(None) == "" and local_time("not a time") == "not a time"
+    assert percent(0.955) == "95.5%" and percent(1) == "100.0%" and percent(None) == "—"
+
+
+def test_page_links_keep_the_filters_and_stop_at_the_ends():
+    request = Request({"type": "http", "path": "/inbox", "query_string": b"status=open&offset=20&notice=x",
+                       "headers": []})
+    links = page_links(request, total=45, limit=20, offset=20)
+    assert (links["from"], links["to"]) == (21, 40)
+    assert links["prev"] == "/inbox?status=open&offset=0" and links["next"] == "/inbox?status=open&offset=40"
+    last = page_links(request, total=45, limit=20, offset=40)
+    assert last["next"] is None and last["to"] == 45
+    assert page_links(request, total=0, limit=20, offset=0)["from"] == 0
