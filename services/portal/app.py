@@ -11,8 +11,10 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.portal import (
     admin_pages,
@@ -29,6 +31,7 @@ from services.portal.views import TOKEN_COOKIE, render
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+PAGE_ERRORS = {404: "没有这个页面,请从导航进入", 405: "这个页面不能这样打开,请从导航进入"}
 
 
 def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
@@ -53,6 +56,8 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":  # a form posted after the login expired: back to the home page, not to a POST URL
+            target = "/"
         response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         response.delete_cookie(TOKEN_COOKIE)
         return response
@@ -60,6 +65,15 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_refused(request: Request, exc: ApiError):
         return render(request, "error.html", None, status_code=exc.status if exc.status < 600 else 500, error=exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_a_page(request: Request, exc: StarletteHTTPException):
+        message = PAGE_ERRORS.get(exc.status_code, "无法打开这个页面")
+        return render(request, "error.html", None, status_code=exc.status_code, error=message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_address(request: Request, exc: RequestValidationError):
+        return render(request, "error.html", None, status_code=404, error=PAGE_ERRORS[404])
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

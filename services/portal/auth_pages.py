@@ -57,7 +57,7 @@ def home(request: Request):
     if user.has("unit_staff", "unit_head"):
         counts["/inbox"] = api.get("tasks", "/api/inbox", user.token, status="open", limit=1)["total"]
         counts["overdue"] = api.get("tasks", "/api/inbox", user.token, status="open", overdue="true", limit=1)["total"]
-    if user.has("leader", "office_admin"):
+    if user.has("leader", "office_admin", "unit_head"):
         counts["/escalations"] = api.get("tasks", "/api/escalations", user.token, pending_instruction="true",
                                          limit=1)["total"]
     counts["/notifications"] = api.get("tasks", "/api/notifications", user.token, limit=1)["unread"]

@@ -23,7 +23,7 @@ NAV = (
     ("/inbox", "待办", {"unit_staff", "unit_head"}, "签收任务、报送月报季报、申请延期"),
     ("/policies", "政策文件", {"office_admin"}, "上传政策文件,审核解析出的措施,发布为任务"),
     ("/progress", "办理进度", {"office_admin", "leader"}, "按文件和单位查看办结、逾期与按时率"),
-    ("/escalations", "督办批示", {"office_admin", "leader"}, "逾期升级的督办事项,领导批示"),
+    ("/escalations", "督办批示", {"office_admin", "leader", "unit_head"}, "逾期升级的督办事项,领导批示"),
     ("/overview", "排名与红旗", {"office_admin", "leader"}, "各单位考核排名、红旗单位与得分说明"),
     ("/bulletins", "通报", {"office_admin", "leader"}, "月通报、季度分析等,查看、下载、生成"),
     ("/ledgers", "整改台账", {"office_admin", "leader"}, "巡视、审计反馈问题的整改台账,导入、发布、导出"),

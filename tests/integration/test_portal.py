@@ -300,7 +300,7 @@ def test_leader_instructs_on_an_escalation_and_the_unit_sees_the_instruction(por
     login(portal, "yaoan_leader")
     assert re.search(r'督办批示</b><span class="count">1</span>', portal.get("/").text)
     r = portal.get("/escalations")
-    assert "县人力资源和社会保障局:月报 (2023-04)" in r.text and "2 级督办" in r.text
+    assert re.search(r"县人力资源和社会保障局:<a href=\"/steps/\d+\">月报 \(2023-04\)</a>", r.text) and "2 级督办" in r.text
     esc = int(re.search(r'action="/escalations/(\d+)/instruction"', r.text).group(1))
     r = portal.post(f"/escalations/{esc}/instruction", data={"text": "  "})
     assert r.status_code == 422 and banner(r) == "请填写批示内容"
@@ -465,3 +465,18 @@ def test_ledger_import_view_and_export_users_units_and_audit(portal):
     login(portal, "yaoan_rsj")
     r = portal.get("/audit")
     assert r.status_code == 403 and "无权操作" in banner(r)
+
+
+def test_unknown_pages_wrong_methods_and_expired_logins_never_show_json(portal):
+    login(portal, "yaoan_rsj")
+    for path in ("/no-such-page", "/steps/abc", "/steps/1/acknowledge"):
+        r = portal.get(path)
+        assert r.status_code in (404, 405) and banner(r) in ("没有这个页面,请从导航进入", "这个页面不能这样打开,请从导航进入")
+        assert_no_json(r)
+    portal.cookies.set("xianjie_token", "expired-or-forged", domain="testserver.local")
+    r = portal.post("/steps/1/submit", data={"text": "x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/"
+    r = portal.get("/inbox?status=open", follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/inbox%3Fstatus%3Dopen"
+    r = portal.post("/login", data={"username": "yaoan_rsj", "password": PASSWORD, "next": "/inbox?status=open"})
+    assert r.url.path == "/inbox" and "本单位待办" in r.text
