@@ -480,3 +480,43 @@ def test_unknown_pages_wrong_methods_and_expired_logins_never_show_json(portal):
     assert r.headers["location"] == "/login?next=/inbox%3Fstatus%3Dopen"
     r = portal.post("/login", data={"username": "yaoan_rsj", "password": PASSWORD, "next": "/inbox?status=open"})
     assert r.url.path == "/inbox" and "本单位待办" in r.text
+
+
+# ---------------------------------------------------------------- over real HTTP, as `xianjie dev` runs it
+
+def test_the_portal_calls_the_apis_over_http_and_says_when_one_is_down(database_url, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    monkeypatch.setenv("XIANJIE_DEMO_PASSWORD", PASSWORD)
+    get_settings.cache_clear()
+    load_demo(database_url, with_policies=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from services.tasks.api import app as tasks_app
+
+    server = uvicorn.Server(uvicorn.Config(tasks_app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "tasks API did not start"
+        time.sleep(0.05)
+    monkeypatch.setenv("XIANJIE_PORTAL_TASKS_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("XIANJIE_PORTAL_ALERTS_URL", "http://127.0.0.1:9")  # nothing listens there
+    get_settings.cache_clear()
+    try:
+        from services.portal.app import create_portal
+
+        with TestClient(create_portal()) as p:
+            login(p, "yaoan_rsj")
+            assert "本单位待办" in p.get("/inbox").text
+            r = p.get("/alerts")
+            assert r.status_code == 503 and banner(r) == "系统暂时无法连接,请稍后再试;如一直如此,请联系管理员"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
