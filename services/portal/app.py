@@ -24,6 +24,7 @@ from services.portal import (
     entry_pages,
     leader_pages,
     office_pages,
+    rule_pages,
     work_pages,
 )
 from services.portal.backend import ApiError, Backend, LoginRequired, default_clients
@@ -49,8 +50,8 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
     app = FastAPI(title="xianjie 门户", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # entry_pages before data_pages: /households/new is not a /households/{household_id}
-    for module in (auth_pages, work_pages, office_pages, leader_pages, admin_pages, entry_pages, data_pages,
-                   downloads):
+    for module in (auth_pages, work_pages, office_pages, leader_pages, admin_pages, rule_pages, entry_pages,
+                   data_pages, downloads):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -46,8 +46,8 @@ class ApiError(Exception):
 
 
 def chinese(text: str) -> str:
-    """The API's message without its English tail."""
-    return _ENGLISH_TAIL.sub("", text).strip()
+    """The API's message without its English tail (nor pydantic's "Value error, " before it)."""
+    return _ENGLISH_TAIL.sub("", text.removeprefix("Value error, ")).strip()
 
 
 def error_from(response: httpx.Response) -> ApiError:

@@ -31,6 +31,7 @@ NAV = (
     ("/audit", "审计日志", {"office_admin"}, "谁在何时做了什么"),
     ("/households", "农户", {"data_entry", "office_admin"}, "农户名单与各期数据(证件号已脱敏)"),
     ("/households/import", "批量导入", {"data_entry", "office_admin"}, "下载模板,上传 Excel 批量导入农户"),
+    ("/rules", "预警规则", {"office_admin", "leader"}, "生效的监测预警规则及其依据,静默"),
     ("/alerts", "预警", {"office_admin", "leader", "data_entry", "unit_staff", "unit_head"}, "防返贫监测预警"),
     ("/notifications", "通知", {"office_admin", "leader", "unit_staff", "unit_head", "data_entry", "ops"},
      "提醒、退回、批示等通知"),

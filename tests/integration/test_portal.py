@@ -520,3 +520,19 @@ def test_the_portal_calls_the_apis_over_http_and_says_when_one_is_down(database_
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_rules_in_force_and_silences(portal):
+    login(portal, "yaoan_office")
+    r = portal.get("/rules?year=2023")
+    assert "2023 年预警规则" in r.text and "防止返贫监测线" in r.text and "<td>严重</td>" in r.text
+    assert "当前没有生效的静默" in portal.get("/silences").text
+    r = portal.post("/silences", data={"rule_id": "", "subject_key": "", "reason": "核实中", "days": "30"})
+    assert r.status_code == 422 and banner(r) == "填写的内容有误:请指定规则或户编号"
+    assert 'value="30"' in r.text and "核实中" in r.text
+    r = portal.post("/silences", data={"rule_id": "", "subject_key": "5323251002010000", "reason": "已核实为误报",
+                                       "days": "30"})
+    assert notice(r) == "静默已生效" and "5323251002010000" in r.text and "已核实为误报" in r.text
+    silence = re.search(r'action="/silences/(\d+)/expire"', r.text).group(1)
+    r = portal.post(f"/silences/{silence}/expire")
+    assert notice(r) == "静默已结束"  # the API keeps a silence at least one second: no listing check here

@@ -19,6 +19,7 @@ def response(status: int, body=None, text: str | None = None) -> httpx.Response:
     ("文件 1 不存在 (document not found)", "文件 1 不存在"),
     ("无权操作:需要角色 数据录入员 (forbidden)", "无权操作:需要角色 数据录入员"),
     ("期间应写作 2023 或 2023-05", "期间应写作 2023 或 2023-05"),
+    ("Value error, 请指定规则或户编号 (rule_id or subject_key is required)", "请指定规则或户编号"),
     ("报送内容(文字)不能为空", "报送内容(文字)不能为空"),
 ])
 def test_the_english_tail_is_dropped_and_chinese_brackets_kept(raw, shown):
