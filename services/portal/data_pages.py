@@ -15,6 +15,7 @@ router = APIRouter()
 SEVERITY = {"critical": "严重", "warning": "一般", "info": "提示"}
 ALERT_STATUS = {"open": "未处置", "resolved": "已解除"}
 JOB_STATUS = {"queued": "排队中", "running": "导入中", "done": "已完成", "failed": "失败"}
+ALERT_PAGES = 10  # the township table reads at most this many pages of 1000 alert groups
 
 
 @router.get("/households")
@@ -87,3 +88,32 @@ def alerts(request: Request, status: str = "", mine: str = "", offset: int = 0):
     return render(request, "alerts.html", user, title="预警", page=page, status=status, mine=only_mine,
                   severity=SEVERITY, alert_status=ALERT_STATUS,
                   pager=page_links(request, page["total"], PAGE_SIZE, offset))
+
+
+def township_counts(groups: list[dict], townships: list[dict]) -> list[dict]:
+    """Alert groups counted by the township of their village (乡镇 = the village code's first 9 digits)."""
+    rows = {t["code"][:9]: {"code": t["code"], "name": t["name"], "total": 0, "open": 0, "critical": 0}
+            for t in townships}
+    for g in groups:
+        row = rows.get(g["village_code"][:9])
+        if row is None:
+            continue
+        row["total"] += 1
+        row["open"] += g["status"] == "open"
+        row["critical"] += g["status"] == "open" and g["severity"] == "critical"
+    return sorted(rows.values(), key=lambda r: (-r["open"], -r["critical"], r["code"]))
+
+
+@router.get("/alerts/townships")
+def alerts_by_township(request: Request):
+    user = current_user(request)
+    api = backend(request)
+    groups: list[dict] = []
+    for page in range(ALERT_PAGES):
+        batch = api.get("alerts", "/api/alerts", user.token, limit=1000, offset=page * 1000)
+        groups += batch["items"]
+        if len(groups) >= batch["total"]:
+            break
+    townships = [r for r in api.get("tasks", "/api/regions", user.token) if r["level"] == "township"]
+    return render(request, "alerts_townships.html", user, title="预警分布", rows=township_counts(groups, townships),
+                  counted=len(groups), total=batch["total"])

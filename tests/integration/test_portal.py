@@ -536,3 +536,29 @@ def test_rules_in_force_and_silences(portal):
     silence = re.search(r'action="/silences/(\d+)/expire"', r.text).group(1)
     r = portal.post(f"/silences/{silence}/expire")
     assert notice(r) == "静默已结束"  # the API keeps a silence at least one second: no listing check here
+
+
+def test_alerts_list_and_counts_by_township(portal, db):
+    def group(no, village, severity, status):
+        g = db.execute(
+            """INSERT INTO alerts.alert_groups (subject_key, village_code, township_code, county_code, period, severity,
+                                                status) VALUES (%s, %s, %s, %s, '2023', %s, %s) RETURNING id""",
+            (no, village, village[:9] + "000", YAOAN, severity, status)).fetchone()["id"]
+        db.execute("""INSERT INTO alerts.alerts (group_id, subject_key, rule_id, rule_name, cause, severity, period, status)
+                      VALUES (%s, %s, 'income_below_line', '人均纯收入低于监测线', '因病', %s, '2023', 'firing')""",
+                   (g, no, severity))
+
+    group("5323251002010001", "532325100201", "critical", "open")
+    group("5323251002010002", "532325100201", "warning", "resolved")
+    group("5323251012010001", "532325101201", "warning", "open")
+    login(portal, "yaoan_leader")
+    r = portal.get("/alerts")
+    assert "人均纯收入低于监测线(因病)" in r.text and "共 3 条" in r.text and "<td>严重</td>" in r.text
+    assert "共 2 条" in portal.get("/alerts?status=open").text
+    r = portal.get("/alerts/townships")
+    rows = re.findall(r"<tr[^>]*><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>", r.text)
+    assert rows[:2] == [("栋川镇", "1", "1", "2"), ("光禄镇", "1", "0", "1")]
+    assert all(row[1:] == ("0", "0", "0") for row in rows[2:]) and len(rows) >= 9
+    assert portal.get("/files/alerts/api/alerts/export.xlsx").content[:2] == b"PK"
+    login(portal, "yaoan_nync")
+    assert "没有预警" in portal.get("/alerts").text, "a unit sees the alerts routed to it"
