@@ -8,6 +8,7 @@ import re
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+from services.portal import measure_form
 from services.portal.backend import ApiError
 from services.portal.views import PAGE_SIZE, backend, current_user, page_links, render
 
@@ -69,7 +70,8 @@ def _review_page(request: Request, document_id: int, status_code: int = 200, **c
     doc = backend(request).get("tasks", f"/api/policies/{document_id}", user.token)
     return render(request, "policy.html", user, status_code=status_code, title=doc["title"], doc=doc,
                   original=_original_text(request, user.token, document_id), unit_kinds=UNIT_KINDS,
-                  statuses=DOC_STATUS, **context)
+                  statuses=DOC_STATUS, target_line=measure_form.target_line,
+                  deadline_line=measure_form.deadline_line, **context)
 
 
 @router.get("/policies/{document_id}")
@@ -79,11 +81,21 @@ def review(request: Request, document_id: int):
 
 @router.post("/policies/{document_id}/measures/{measure_id}")
 def edit_measure(request: Request, document_id: int, measure_id: int, title: str = Form(""), text: str = Form(""),
-                 lead_units: str = Form(""), responsible_units: str = Form("")):
+                 lead_units: str = Form(""), responsible_units: str = Form(""), targets: str = Form(""),
+                 deadlines: str = Form("")):
     user = current_user(request)
     changes = {"title": title.strip() or None, "text": text.strip() or None,
                "lead_units": _names(lead_units), "responsible_units": _names(responsible_units)}
     try:
+        doc = backend(request).get("tasks", f"/api/policies/{document_id}", user.token)
+        before = next((m for m in doc["measures"] if m["id"] == measure_id), None)
+        if before is None:
+            raise ApiError(404, f"措施 {measure_id} 不在这份文件中")
+        try:
+            changes["targets"] = measure_form.read_targets(targets, before["targets"])
+        except measure_form.LineError as e:
+            raise ApiError(422, str(e)) from None
+        changes["deadlines"] = measure_form.read_deadlines(deadlines, before["deadlines"])
         backend(request).request("tasks", "PATCH", f"/api/policies/{document_id}/measures/{measure_id}", user.token,
                                  json={k: v for k, v in changes.items() if v is not None})
     except ApiError as e:

@@ -3,6 +3,7 @@
 demo user logs in, sees their role's pages in Chinese, posts the forms and reads
 the results; refusals come back as Chinese banners, never JSON."""
 
+import html
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -244,9 +245,17 @@ def test_office_publishes_a_policy_and_the_department_acknowledges_submits_and_r
     r = p.post(f"/policies/{doc_id}/units/confirm", data={"name": "县新设就业服务中心", "unit_id": "", "kind": "department"})
     assert "已确认单位" in notice(r) and "待确认的单位" not in r.text
     measure = int(re.search(r'id="m(\d+)"', r.text).group(1))
-    r = p.post(f"/policies/{doc_id}/measures/{measure}", data={"title": "开发乡村公益岗位", "text": "", "lead_units": "县人社局",
-                                                               "responsible_units": "县人社局、县新设就业服务中心"})
+    parsed_targets = html.unescape(re.search(r'<textarea name="targets">([^<]*)</textarea>', r.text).group(1)).strip()
+    assert parsed_targets.startswith("开发公益岗位 >= 500"), "the parsed target shown as a line"
+    edit = {"title": "开发乡村公益岗位", "text": "", "lead_units": "县人社局", "responsible_units": "县人社局、县新设就业服务中心",
+            "targets": parsed_targets + "\n培训岗位人员", "deadlines": "2023-12-31"}
+    r = p.post(f"/policies/{doc_id}/measures/{measure}", data=edit)
+    assert r.status_code == 422 and banner(r).startswith("目标第 2 行“培训岗位人员”看不懂")
+    r = p.post(f"/policies/{doc_id}/measures/{measure}", data={**edit, "targets": parsed_targets + "\n培训岗位人员 ≥ 100 人"})
     assert notice(r) == "措施已保存" and "开发乡村公益岗位" in r.text and "已修改" in r.text
+    shown = html.unescape(re.search(r'<textarea name="targets">([^<]*)</textarea>', r.text).group(1)).split("\n")
+    assert [line for line in shown if line] == [parsed_targets, "培训岗位人员 >= 100 人"]
+    assert re.search(r'<textarea name="deadlines">2023-12-31\n</textarea>', r.text)
     r = p.post(f"/policies/{doc_id}/publish")
     assert "已发布,生成 1 项任务" in notice(r) and "已发布" in r.text
     r = p.post(f"/policies/{doc_id}/publish")

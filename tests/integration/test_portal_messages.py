@@ -70,3 +70,24 @@ def test_page_links_keep_the_filters_and_stop_at_the_ends():
     last = page_links(request, total=45, limit=20, offset=40)
     assert last["next"] is None and last["to"] == 45
     assert page_links(request, total=0, limit=20, offset=0)["from"] == 0
+
+
+def test_target_and_deadline_lines_round_trip_and_keep_what_the_parser_found():
+    from services.portal.measure_form import LineError, deadline_line, read_deadlines, read_targets, target_line
+
+    parsed = {"indicator": "转移就业", "comparator": ">=", "value": 1.2, "unit": "万人", "text": "确保……1.2万人以上",
+              "year": 2023, "category": None, "needs_value": False, "ref": "not for the API"}
+    assert target_line(parsed) == "转移就业 >= 1.2 万人"
+    assert target_line({"indicator": "零就业家庭动态清零", "comparator": "qualitative", "value": None}) == "零就业家庭动态清零 定性"
+    got = read_targets("转移就业 >= 1.2 万人\n\n培训 ≥ 1000 人次\n动态清零 定性\n", [parsed])
+    assert got[0] == {k: v for k, v in parsed.items() if k != "ref"}, "an untouched line keeps the source text and year"
+    assert got[1] == {"indicator": "培训", "comparator": ">=", "value": 1000.0, "unit": "人次", "text": "培训 ≥ 1000 人次"}
+    assert got[2]["comparator"] == "qualitative" and got[2]["indicator"] == "动态清零"
+    with pytest.raises(LineError, match="目标第 2 行"):
+        read_targets("培训 >= 10 人\n培训很多人", [])
+    monthly = {"phrase": "每月5日前", "recurring": "monthly", "month_day": None, "text": "每月5日前报送", "x": 1}
+    assert deadline_line(monthly) == "每月5日前"
+    assert read_deadlines("每月5日前\n2023-12-31\n6月底前", [monthly]) == [
+        {k: v for k, v in monthly.items() if k != "x"},
+        {"date": "2023-12-31", "phrase": "2023-12-31", "text": "2023-12-31"},
+        {"phrase": "6月底前", "text": "6月底前"}]
