@@ -5,7 +5,7 @@ the results; refusals come back as Chinese banners, never JSON."""
 
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 PASSWORD = "xianjie-demo"
 YAOAN = "532325000000"
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 DAY = timedelta(days=1)
 
 
@@ -154,7 +154,7 @@ def test_inbox_colours_urgency_pages_and_exports(portal, db):
     login(portal, "yaoan_rsj")
     r = portal.get("/inbox")
     assert r.status_code == 200
-    rows = re.findall(r'<tr class="(\w+)">\s*<td>.*?</td>\s*<td><a href="/steps/(\d+)">', r.text, re.S)
+    rows = re.findall(r'<tr class="(\w+)">\s*<td>.*?</td>\s*<td><a href="/steps/(\d+)">', r.text, re.DOTALL)
     assert len(rows) == 20, "a page of 20"
     assert rows[0] == ("overdue", str(overdue)) and rows[1] == ("due_soon", str(soon)) and rows[2][0] == "normal"
     assert "共 24 条,第 1–20 条" in r.text and "下一页" in r.text
