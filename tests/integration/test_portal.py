@@ -571,3 +571,31 @@ def test_alerts_list_and_counts_by_township(portal, db):
     assert portal.get("/files/alerts/api/alerts/export.xlsx").content[:2] == b"PK"
     login(portal, "yaoan_nync")
     assert "没有预警" in portal.get("/alerts").text, "a unit sees the alerts routed to it"
+
+
+def test_office_generates_views_and_downloads_a_bulletin(live_portal, db):
+    import uuid
+
+    rsj, czj = unit(db, "县人力资源和社会保障局"), unit(db, "县财政局")
+    rows = [(rsj, "step_due", s) for s in range(3)] + [(rsj, "step_on_time", s) for s in range(3)]
+    rows += [(czj, "step_due", 20), (czj, "step_overdue", 20)]
+    with db.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO assessment.facts (unit_id, region_code, period, kind, value, event_ids, task_id, step_id,
+                                             ref, occurred_at) VALUES (%s, %s, '2023-03', %s, 1, %s, 1, %s, %s, now())""",
+            [(u, YAOAN, kind, [uuid.uuid4()], s, f"任务1 · 步骤{s}") for u, kind, s in rows])
+    p = live_portal
+    login(p, "yaoan_office")
+    assert "还没有通报" in p.get("/bulletins").text
+    r = p.post("/bulletins", data={"kind": "quarterly", "period": "2023-03"})
+    assert r.status_code == 422 and "不符" in banner(r)
+    r = p.post("/bulletins", data={"kind": "monthly", "period": "2023-03"})
+    assert notice(r) == "通报已生成,点到的单位将收到通知"
+    assert "县人力资源和社会保障局" in r.text and "县财政局" in r.text and "月通报" in r.text
+    xlsx = re.search(r'href="(/files/assessment/api/bulletins/\d+/xlsx)"', r.text).group(1)
+    assert p.get(xlsx).content[:2] == b"PK"
+    printable = p.get(xlsx.replace("/xlsx", "/html"))
+    assert printable.status_code == 200 and "县财政局" in printable.text
+    assert "2023-03" in p.get("/bulletins").text
+    login(p, "yaoan_leader")
+    assert "2023-03" in p.get("/bulletins").text and 'action="/bulletins"' not in p.get("/bulletins").text
