@@ -21,6 +21,8 @@ ACTIONS = {
     "request-extension": ("request-extension", "延期申请已提交"),
     "approve": ("approve", "已审核通过"),
     "return": ("return", "已退回,承办单位将收到通知"),
+    "grant-extension": ("grant-extension", "已同意延期"),
+    "refuse-extension": ("refuse-extension", "已不同意延期"),
 }
 
 
@@ -71,7 +73,7 @@ async def _action_body(request: Request, token: str, action: str) -> tuple[dict,
             saved = backend(request).post("tasks", "/api/attachments", token,
                                           files={"file": (upload.filename, content, upload.content_type)})
             body["attachments"] = [saved["id"]]
-    if action == "request-extension" and form.get("new_due_date"):
+    if action in ("request-extension", "grant-extension") and form.get("new_due_date"):
         body["new_due_date"] = str(form["new_due_date"])
     return body, str(form.get("idempotency_key", "")) or uuid.uuid4().hex
 

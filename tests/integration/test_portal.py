@@ -270,6 +270,16 @@ def test_office_publishes_a_policy_and_the_department_acknowledges_submits_and_r
     assert notice(r) == "已签收" and "已通过" in r.text and "签收" in r.text
 
     monthly = wait_for_step(db, "monthly_report", rsj)
+    due = db.execute("SELECT (due_at AT TIME ZONE 'Asia/Shanghai')::date AS d FROM tasks.steps WHERE id = %s",
+                     (monthly,)).fetchone()["d"]
+    later = (due + timedelta(days=10)).isoformat()
+    r = p.post(f"/steps/{monthly}/request-extension", data={"text": "数据汇总需要时间", "new_due_date": later,
+                                                            "idempotency_key": "k-ext"})
+    assert notice(r) == "延期申请已提交" and "已申请延期,等待办公室审核" in r.text
+    login(p, "yaoan_office")
+    r = p.post(f"/steps/{monthly}/grant-extension", data={"new_due_date": "", "idempotency_key": "k-grant"})
+    assert notice(r) == "已同意延期" and later in r.text and "已申请延期" not in r.text
+    login(p, "yaoan_rsj")
     r = p.post(f"/steps/{monthly}/submit", data={"text": "", "idempotency_key": "k-empty"})
     assert r.status_code == 409 and "报送内容" in banner(r)
     assert_no_json(r)
