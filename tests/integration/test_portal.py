@@ -609,3 +609,15 @@ def test_office_generates_views_and_downloads_a_bulletin(live_portal, db):
     assert "2023-03" in p.get("/bulletins").text
     login(p, "yaoan_leader")
     assert "2023-03" in p.get("/bulletins").text and 'action="/bulletins"' not in p.get("/bulletins").text
+
+
+def test_xianjie_dev_starts_the_portal_and_prints_its_address():
+    from services.common.config import Settings
+    from services.common.devstack.dev import _status_checks, dev_processes, summary
+
+    s = Settings()
+    procs = dev_processes(s=s)
+    assert procs["portal"].endswith("-m services.portal")
+    assert "portal" not in dev_processes(infra_only=True, s=s)
+    assert f"http://{s.bind_host}:{s.portal_port}" in summary(s, 1.0, infra_only=False)
+    assert "portal" in _status_checks(s, infra_only=False)
