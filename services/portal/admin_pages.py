@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+from services.common.auth import ROLE_LABELS
 from services.portal.backend import ApiError
 from services.portal.views import PAGE_SIZE, backend, current_user, page_links, render
 
@@ -70,13 +71,46 @@ def _open_pager(request: Request, shown: int, offset: int, more: bool) -> dict:
     return {**links, "total": None}
 
 
-@router.get("/users")
-def users(request: Request, offset: int = 0):
+def _users_page(request: Request, offset: int, status_code: int = 200, **context):
     user = current_user(request)
     offset = max(offset, 0)
-    rows = backend(request).get("tasks", "/api/users", user.token, limit=PAGE_SIZE + 1, offset=offset)
-    return render(request, "users.html", user, title="用户与单位", rows=rows[:PAGE_SIZE],
-                  pager=_open_pager(request, min(len(rows), PAGE_SIZE), offset, len(rows) > PAGE_SIZE))
+    api = backend(request)
+    rows = api.get("tasks", "/api/users", user.token, limit=PAGE_SIZE + 1, offset=offset)
+    context.setdefault("values", {})
+    context.setdefault("fields", {})
+    return render(request, "users.html", user, status_code=status_code, title="用户与单位", rows=rows[:PAGE_SIZE],
+                  units=api.get("tasks", "/api/units", user.token, limit=1000), role_labels=ROLE_LABELS,
+                  pager=_open_pager(request, min(len(rows), PAGE_SIZE), offset, len(rows) > PAGE_SIZE), **context)
+
+
+@router.get("/users")
+def users(request: Request, offset: int = 0):
+    return _users_page(request, offset)
+
+
+@router.post("/users")
+async def create_user(request: Request):
+    user = current_user(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "password"}
+    unit_id = str(form.get("unit_id", ""))
+    body = {"username": str(form.get("username", "")).strip(), "full_name": str(form.get("full_name", "")).strip(),
+            "unit_id": int(unit_id) if unit_id.isdigit() else 0, "roles": [str(r) for r in form.getlist("roles")],
+            "password": str(form.get("password", ""))}
+    try:
+        backend(request).post("tasks", "/api/users", user.token, json=body)
+    except ApiError as e:
+        return _users_page(request, 0, e.status, error=e, fields=e.fields, values=values,
+                           chosen_roles=body["roles"])
+    return RedirectResponse(f"/users?notice=已新增用户 {body['username']}", status_code=303)
+
+
+@router.post("/users/{user_id}/disabled")
+def set_disabled(request: Request, user_id: int, disabled: str = Form("true")):
+    user = current_user(request)
+    stop = disabled == "true"
+    backend(request).request("tasks", "PATCH", f"/api/users/{user_id}", user.token, json={"disabled": stop})
+    return RedirectResponse(f"/users?notice={'已停用' if stop else '已启用'}", status_code=303)
 
 
 @router.get("/units")

@@ -476,6 +476,20 @@ def test_ledger_import_view_and_export_users_units_and_audit(portal):
 
     r = portal.get("/users")
     assert "yaoan_rsj" in r.text and "县人力资源和社会保障局" in r.text and "第 1–" in r.text
+    rsj = re.search(r'<option value="(\d+)" >县人力资源和社会保障局</option>', r.text).group(1)
+    new_user = {"username": "rsj_clerk2", "full_name": "李会计", "unit_id": rsj, "roles": ["unit_staff"],
+                "password": "short"}
+    r = portal.post("/users", data=new_user)
+    assert r.status_code == 422 and re.search(r'name="password"[^>]*>\s*<div class="field-error">', r.text)
+    assert 'value="rsj_clerk2"' in r.text and 'value="unit_staff" checked' in r.text
+    r = portal.post("/users", data={**new_user, "password": "a-long-password"})
+    assert notice(r) == "已新增用户 rsj_clerk2"
+    clerk = re.search(r'<td>rsj_clerk2</td>.*?action="/users/(\d+)/disabled"', r.text, re.DOTALL).group(1)
+    r = portal.post(f"/users/{clerk}/disabled", data={"disabled": "true"})
+    assert notice(r) == "已停用" and re.search(r'<td>rsj_clerk2</td>.*?<td>已停用</td>', r.text, re.DOTALL)
+    r = portal.post("/login", data={"username": "rsj_clerk2", "password": "a-long-password"})
+    assert banner(r), "a disabled user cannot log in"
+    login(portal, "yaoan_office")
     r = portal.get("/units?q=县扶贫办")
     assert "县乡村振兴局" in r.text
     r = portal.get("/audit?username=yaoan_office")
