@@ -16,7 +16,7 @@ from services.alerts.rules import RuleSetError, load_rule_set, validate_rule_set
 from services.common import audit
 from services.common.auth import Principal, require
 from services.common.http import DbId
-from services.common.units import jurisdiction_prefix
+from services.common.units import code_prefix, jurisdiction_prefix
 
 router = APIRouter(prefix="/api", tags=["监测预警"])
 
@@ -52,7 +52,7 @@ def list_alerts(
     params: list = [jurisdiction_prefix(p.region_code, p.region_level) + "%"]
     if region:
         clauses.append("g.village_code LIKE %s")
-        params.append(region.rstrip("0") + "%")
+        params.append(code_prefix(region) + "%")  # 532325100000 → 532325100, not 5323251
     for column, value in (("g.status", status), ("g.severity", severity)):
         if value:
             clauses.append(f"{column} = %s")

@@ -104,6 +104,10 @@ def test_a_risky_record_raises_one_routed_group(clients, database_url):
     mine = alerts.get("/api/alerts", headers=login(tasks, "dongchuan"), params={"mine": True}).json()
     assert mine["total"] == 1 and mine["items"][0]["subject_key"] == HOUSEHOLD["household_no"]
     assert alerts.get("/api/alerts", headers=login(tasks, "qingyang_office")).json()["total"] == 0
+    office = login(tasks, "yaoan_office")
+    by_township = {code: alerts.get("/api/alerts", headers=office, params={"region": code}).json()["total"]
+                   for code in ("532325100000", "532325101000")}  # 栋川镇; 光禄镇, whose code also starts 5323251
+    assert by_township == {"532325100000": 1, "532325101000": 0}
 
     # income recovers: the income alerts resolve, the group keeps the others
     better = {**record, "per_capita_income": 30000}
