@@ -21,6 +21,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # (path, label, roles that see it, what it is for): the navigation and the home page's cards.
 NAV = (
     ("/inbox", "待办", {"unit_staff", "unit_head"}, "签收任务、报送月报季报、申请延期"),
+    ("/reviews", "待审核", {"office_admin"}, "各单位已报送的材料和延期申请:审核通过、退回或决定延期"),
     ("/policies", "政策文件", {"office_admin"}, "上传政策文件,审核解析出的措施,发布为任务"),
     ("/progress", "办理进度", {"office_admin", "leader"}, "按文件和单位查看办结、逾期与按时率"),
     ("/escalations", "督办批示", {"office_admin", "leader", "unit_head"}, "逾期升级的督办事项,领导批示"),

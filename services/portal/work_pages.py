@@ -1,5 +1,5 @@
-"""待办: a unit's inbox, the step page with its forms (签收, 报送, 申请延期; the office's
-审核 and 退回), and the notifications."""
+"""待办: a unit's inbox, the office's review queue (待审核), the step page with its forms
+(签收, 报送, 申请延期; the office's 审核 and 退回), and the notifications."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ def inbox(request: Request, status: str = "", overdue: str = "", offset: int = 0
     return render(request, "inbox.html", user, title="待办", page=page, status=status, overdue=overdue,
                   status_filters=STATUS_FILTERS, pager=page_links(request, page["total"], PAGE_SIZE, offset),
                   export=f"/files/tasks/api/inbox?format=xlsx&status={status}&overdue={overdue}")
+
+
+@router.get("/reviews")
+def reviews(request: Request, offset: int = 0):
+    """待审核: what the units have submitted and the extensions they asked for, oldest first."""
+    user = current_user(request)
+    offset = max(offset, 0)
+    page = backend(request).get("tasks", "/api/reviews", user.token, limit=PAGE_SIZE, offset=offset)
+    return render(request, "reviews.html", user, title="待审核", page=page,
+                  pager=page_links(request, page["total"], PAGE_SIZE, offset))
 
 
 def _step_page(request: Request, user, step_id: int, status_code: int = 200, **context):

@@ -33,6 +33,7 @@ from services.tasks.inbox_schemas import (
     Notification,
     NotificationPage,
     ProgressPage,
+    ReviewPage,
     StepDetail,
     escalation_level_label,
 )
@@ -134,6 +135,17 @@ def inbox(
                                                                         **filters))
             return _xlsx(f"{p.unit_name}待办事项", "待办事项", INBOX_COLUMNS, rows)
         rows = repo.list_inbox(conn, p.unit_id, **page, **filters)
+    return {"total": total, **page, "items": [_labelled(r) for r in rows]}
+
+
+# ---------------------------------------------------------------- the office's review queue
+
+@router.get("/reviews", response_model=ReviewPage, tags=["待办"],
+            summary="待审核:本辖区各单位已报送的材料和延期申请,等待最久的在前")
+def reviews(request: Request, page: dict = Depends(_page), p: Principal = Depends(require("office_admin"))):
+    with request.app.state.pool.connection() as conn:
+        total = repo.count_reviews(conn, _prefix(p))
+        rows = repo.list_reviews(conn, _prefix(p), **page)
     return {"total": total, **page, "items": [_labelled(r) for r in rows]}
 
 

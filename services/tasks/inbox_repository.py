@@ -69,6 +69,31 @@ def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: in
     ).fetchall()
 
 
+# ---------------------------------------------------------------- the office's review queue (待审核)
+
+REVIEW_WHERE = """WHERE t.region_code LIKE %s AND s.opened_at <= now()
+                  AND (s.status = 'submitted' OR (s.extension_requested AND s.status IN ('open', 'returned')))"""
+
+
+def count_reviews(conn: psycopg.Connection, region_prefix: str) -> int:
+    return conn.execute(f"SELECT count(*) AS n FROM tasks.steps s JOIN tasks.tasks t ON t.id = s.task_id "
+                        f"{REVIEW_WHERE}", (region_prefix + "%",)).fetchone()["n"]
+
+
+def list_reviews(conn: psycopg.Connection, region_prefix: str, *, limit: int, offset: int) -> list[dict]:
+    """Reports submitted and extensions asked for in the office's region, the longest waiting first."""
+    return conn.execute(
+        f"""SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
+                   d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
+                   {DUE_DATE} AS due_date, s.status, {OVERDUE} AS overdue, s.escalation_level,
+                   s.extension_requested, s.submitted_at, s.approved_at, {URGENCY} AS urgency,
+                   s.unit_id, u.name AS unit_name
+            {INBOX_FROM} JOIN common.units u ON u.id = s.unit_id {REVIEW_WHERE}
+            ORDER BY coalesce(s.submitted_at, s.updated_at), s.id LIMIT %s OFFSET %s""",
+        (region_prefix + "%", limit, offset),
+    ).fetchall()
+
+
 # ---------------------------------------------------------------- one step
 
 def get_step(conn: psycopg.Connection, step_id: int) -> dict | None:

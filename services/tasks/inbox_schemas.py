@@ -63,6 +63,17 @@ class InboxPage(Page):
     items: list[InboxItem]
 
 
+class ReviewItem(InboxItem):
+    """A step waiting for the office: a report to approve or return, or an extension to decide."""
+
+    unit_id: int
+    unit_name: str
+
+
+class ReviewPage(Page):
+    items: list[ReviewItem]
+
+
 class UnitRef(BaseModel):
     id: int
     name: str

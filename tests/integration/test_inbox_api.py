@@ -560,3 +560,17 @@ def test_openapi_documents_every_route_with_schemas(client):
         assert content["application/json"]["schema"]["$ref"].endswith("/" + model), path
     assert XLSX_MEDIA_TYPE in paths["/api/inbox"]["get"]["responses"]["200"]["content"]
     assert "InstructionRequest" in spec["components"]["schemas"]
+
+
+def test_the_office_reviews_what_units_submitted_and_extensions_asked(client, inbox_data, db):
+    s = inbox_data["steps"]
+    db.execute("UPDATE tasks.steps SET extension_requested = true WHERE id = %s", (s["normal"],))
+    db.commit()
+    r = client.get("/api/reviews", headers=login(client, "yaoan_office"))
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert [i["id"] for i in page["items"]] == [s["submitted"], s["normal"]], "the longest waiting first"
+    assert page["total"] == 2 and page["items"][0]["unit_name"] == "县人力资源和社会保障局"
+    assert page["items"][0]["status_label"] and page["items"][1]["extension_requested"] is True
+    assert client.get("/api/reviews", headers=login(client, "yaoan_rsj")).status_code == 403
+    assert client.get("/api/reviews", headers=login(client, "qingyang_office")).json()["total"] == 0

@@ -171,6 +171,23 @@ def test_inbox_colours_urgency_pages_and_exports(portal, db):
     assert "没有符合条件的待办" in r.text and "/steps/" not in r.text
 
 
+def test_the_office_finds_what_waits_for_its_review(portal, db):
+    rsj = unit(db, "县人社局")
+    task = published_task(db, rsj)
+    waiting = step(db, task, rsj, "2023-03", -DAY, status="submitted")
+    step(db, task, rsj, "2023-04", 10 * DAY)
+    login(portal, "yaoan_office")
+    assert "待审核" in portal.get("/").text
+    r = portal.get("/reviews")
+    assert r.status_code == 200
+    assert re.findall(r'<a href="/steps/(\d+)">', r.text) == [str(waiting)]
+    assert "县人力资源和社会保障局" in r.text and "审核报送材料" in r.text
+    login(portal, "yaoan_nync")
+    r = portal.get("/reviews")
+    assert r.status_code == 403 and "无权" in r.text
+    assert_no_json(r)
+
+
 def test_step_page_shows_task_targets_and_refuses_another_units_step_in_chinese(portal, db):
     rsj = unit(db, "县人社局")
     task = published_task(db, rsj, targets=[{"indicator": "培训脱贫劳动力", "value": 1000, "unit": "人次",
