@@ -1,5 +1,5 @@
 """The Temporal worker: registers every workflow and activity of the project, and
-runs the starter that gives each published task its workflow."""
+runs the starters that give each published task and each alert case its workflow."""
 
 from __future__ import annotations
 
@@ -16,21 +16,24 @@ from services.common.config import get_settings
 from services.common.db import create_pool
 from services.common.metrics import watch_pool
 from workflows.activities.bulletin_activities import BulletinActivities
+from workflows.activities.case_activities import CaseActivities
 from workflows.activities.task_activities import TaskActivities, send_webhook
 from workflows.bulletin_workflow import BulletinAnnounceWorkflow, BulletinCycleWorkflow
+from workflows.case_starter import run_case_starter
+from workflows.case_workflow import AlertCaseWorkflow
 from workflows.ping import PingWorkflow
 from workflows.task_starter import run_starter
 from workflows.task_workflow import PolicyTaskWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow, BulletinCycleWorkflow, BulletinAnnounceWorkflow]
+WORKFLOWS = [PingWorkflow, PolicyTaskWorkflow, BulletinCycleWorkflow, BulletinAnnounceWorkflow, AlertCaseWorkflow]
 
 
 def activities(pool: ConnectionPool) -> list:
-    tasks, bulletins = TaskActivities(pool), BulletinActivities(pool)
+    tasks, bulletins, cases = TaskActivities(pool), BulletinActivities(pool), CaseActivities(pool)
     return [tasks.open_steps, tasks.record_timers, tasks.apply_action, tasks.close_task, send_webhook,
-            bulletins.generate_bulletin, bulletins.announce_bulletin]
+            bulletins.generate_bulletin, bulletins.announce_bulletin, cases.record_clock, cases.apply_action]
 
 
 def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:
@@ -61,4 +64,5 @@ async def run_worker(stop: asyncio.Event, sdk_metrics_port: int | None = None) -
         watch_pool("worker", pool)
         async with build_worker(client, pool):
             log.info("worker polling %s on %s", s.temporal_task_queue, s.temporal_address)
-            await asyncio.gather(stop.wait(), run_starter(client, pool, s.temporal_task_queue, stop))
+            await asyncio.gather(stop.wait(), run_starter(client, pool, s.temporal_task_queue, stop),
+                                 run_case_starter(client, pool, s.temporal_task_queue, stop))

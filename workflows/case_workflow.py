@@ -1,0 +1,134 @@
+"""AlertCaseWorkflow: one per alert case (id `case-<case id>`), 核查 → 公示 → 认定 →
+帮扶 → 回访 → 风险消除.
+
+The workflow holds the case's state and sleeps until the clock next changes something
+(the notice ending, a reminder, the deadline, a rung of the escalation ladder). Township
+and county actions arrive as Updates, checked by a validator before anything is
+written; activities mirror every change to PostgreSQL (alerts.cases and its timeline),
+write `alert.case.*` events through the outbox, and put the plan's measures in the
+departments' inboxes. A closed case ends its run; a new alert reopens it as a new run
+of the same workflow id. Continue-as-new carries the state forward before the history
+grows large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from services.alerts.cases import CaseAction, CaseState, apply, fire_timers, next_moment, refusal, summary
+    from workflows.activities.case_activities import CaseActivities, CaseChange
+
+ACTIVITY_OPTIONS = dict(
+    start_to_close_timeout=timedelta(seconds=60),
+    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+)
+RECENT_KEYS_KEPT = 200
+HISTORY_LIMIT = 4000
+
+
+@dataclass
+class CasePlan:
+    """The workflow input, and what continue-as-new carries forward."""
+
+    state: CaseState
+    county_code: str
+    township_code: str
+    rules: dict
+    # Seconds added to the workflow clock: 0 in production; the time-skipping tests start
+    # their clock on the day of the alert.
+    clock_offset_s: float = 0.0
+    history_limit: int = HISTORY_LIMIT
+    recent_keys: dict[str, str] = field(default_factory=dict)
+
+
+def fingerprint(action: CaseAction) -> str:
+    return f"{action.name}:{action.actor_user_id}"
+
+
+@workflow.defn
+class AlertCaseWorkflow:
+    def __init__(self) -> None:
+        self.changed = False
+        self.lock = asyncio.Lock()
+        self.recent: dict[str, str] = {}
+
+    @workflow.run
+    async def run(self, plan: CasePlan) -> str:
+        self.plan = plan
+        self.case = plan.state
+        self.recent = dict(plan.recent_keys)
+        while self.case.status == "open":
+            self.case, events = fire_timers(self.case, self._now(), plan.rules)
+            if events:
+                await workflow.execute_activity_method(CaseActivities.record_clock, self._change(events=events),
+                                                       **ACTIVITY_OPTIONS)
+            if self._history_is_long() and workflow.all_handlers_finished():
+                workflow.continue_as_new(replace(plan, state=self.case, recent_keys=self.recent))
+            wake_at = next_moment(self.case, plan.rules)
+            self.changed = False
+            timeout = (wake_at - self._now()) if wake_at else None
+            if timeout is not None and timeout <= timedelta(0):
+                continue
+            try:
+                await workflow.wait_condition(lambda: self.changed, timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.case.status
+
+    def _now(self) -> datetime:
+        return workflow.now() + timedelta(seconds=self.plan.clock_offset_s)
+
+    def _change(self, **kw) -> CaseChange:
+        return CaseChange(case_id=self.case.case_id, run=self.case.run, county_code=self.plan.county_code,
+                          township_unit_id=self.case.township_unit_id, at=self._now().isoformat(),
+                          summary=summary(self.case, self.plan.rules), **kw)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.plan.history_limit
+
+    @workflow.update
+    async def act(self, action: CaseAction) -> dict:
+        """A township or county action: 核查, 认定 / 不予认定, 帮扶计划, 回访, 风险消除, 继续监测."""
+        async with self.lock:
+            if action.idempotency_key in self.recent:
+                return {"case_id": self.case.case_id, "repeated": True}
+            now = self._now()
+            reason = refusal(self.case, action, now, self.plan.rules)
+            if reason:
+                raise ApplicationError(reason, type="Refused", non_retryable=True)
+            before = self.case.stage
+            new_state, events = apply(self.case, action, now, self.plan.rules)
+            self.case = new_state
+            result = await workflow.execute_activity_method(
+                CaseActivities.apply_action,
+                self._change(events=[], action=action, action_events=events, stage_before=before),
+                **ACTIVITY_OPTIONS)
+            self.recent[action.idempotency_key] = fingerprint(action)
+            if len(self.recent) > RECENT_KEYS_KEPT:
+                self.recent = dict(list(self.recent.items())[-RECENT_KEYS_KEPT:])
+            self.changed = True
+            return result
+
+    @act.validator
+    def validate_act(self, action: CaseAction) -> None:
+        seen = self.recent.get(action.idempotency_key)
+        if seen is not None:
+            if seen != fingerprint(action):
+                raise ValueError("该幂等键已用于另一操作 (idempotency key already used for another action)")
+            return
+        reason = refusal(self.case, action, self._now(), self.plan.rules)
+        if reason:
+            raise ValueError(reason)
+
+    @workflow.query
+    def case_state(self) -> CaseState:
+        return self.case
