@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg
 
-from services.assessment.facts import IGNORED_TYPES, TASK_EVENT_TYPES, facts_of
+from services.assessment.facts import CASE_FACTS, IGNORED_TYPES, TASK_EVENT_TYPES, facts_of
 from services.common.consumer_base import EventConsumer
 from services.common.events import Envelope
 
@@ -30,6 +30,6 @@ def record_facts(conn: psycopg.Connection, events: list[Envelope]) -> None:
 
 
 def build_consumer() -> EventConsumer:
-    handlers = {t: record_facts for t in (*TASK_EVENT_TYPES, "alert.raised")}
+    handlers = {t: record_facts for t in (*TASK_EVENT_TYPES, "alert.raised", *CASE_FACTS)}
     return EventConsumer(name="assessment", schema="assessment", handlers=handlers,
                          ignored_types=frozenset(IGNORED_TYPES))

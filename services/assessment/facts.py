@@ -22,9 +22,18 @@ STEP_EVENTS = {
     "task.step.approved": "step_approved",
 }
 TASK_EVENT_TYPES = (*STEP_EVENTS, "task.step.submitted", "task.step.acknowledged")
+# Alert cases (监测帮扶案件): what counts for the township that handles the case.
+CASE_FACTS = {
+    "alert.case.verified": "alert_verified_on_time",  # 核查 within its deadline (`on_time`)
+    "alert.case.confirmed": "case_confirmed_in_time",  # 认定 within the 15-day limit (`on_time`)
+    "alert.case.risk_eliminated": "risk_eliminated",  # 风险消除 confirmed by the county
+}
 IGNORED_TYPES = (
     "task.published", "task.closed", "task.step.reminded", "task.step.extension_requested", "task.step.extended",
     "task.step.extension_refused", "task.step.reassigned",
+    *(f"alert.case.{e}" for e in ("opened", "reopened", "notice_published", "notice_ended", "rejected", "plan_made",
+                                  "visited", "elimination_proposed", "kept_under_basic_support",
+                                  "elimination_declined", "reminded", "overdue", "escalated")),
 )
 
 
@@ -35,6 +44,14 @@ def month(moment: datetime) -> str:
 def facts_of(env: Envelope) -> list[Fact]:
     p = env.payload
     ids = (str(env.event_id),)
+    if env.type in CASE_FACTS:
+        unit = p.get("township_unit_id")
+        if unit is None or (env.type != "alert.case.risk_eliminated" and not p.get("on_time")):
+            return []
+        return [Fact(unit_id=unit, period=month(env.occurred_at), kind=CASE_FACTS[env.type], value=1, event_ids=ids,
+                     ref=f"监测帮扶案件 {p.get('case_id', '')}")]
+    if env.type.startswith("alert.case."):
+        return []
     if env.type == "alert.raised":
         return [Fact(unit_id=u, period=month(env.occurred_at), kind="alert_raised", value=1, event_ids=ids,
                      ref=f"预警 {p.get('subject_key', '')} {p.get('period', '')}") for u in p.get("routed_unit_ids", [])]

@@ -47,3 +47,28 @@ def test_an_alert_counts_for_every_unit_it_was_routed_to():
 
 def test_events_without_a_fact():
     assert facts_of(step_event("task.step.reminded", at(2023, 3, 3))) == []
+
+
+def case_event(event, **extra):
+    return new_envelope(f"alert.case.{event}", source="alerts", entity_id="9", key="case-9", occurred_at=at(2023, 7, 2),
+                        payload={"case_id": 9, "run": 1, "household_id": 4, "township_unit_id": 81, **extra})
+
+
+def test_alert_cases_count_for_their_township_when_on_time():
+    assert [(f.unit_id, f.kind, f.period) for f in facts_of(case_event("verified", on_time=True))] == [
+        (81, "alert_verified_on_time", "2023-07")]
+    assert facts_of(case_event("verified", on_time=False)) == []
+    assert [f.kind for f in facts_of(case_event("confirmed", on_time=True))] == ["case_confirmed_in_time"]
+    assert [f.kind for f in facts_of(case_event("risk_eliminated"))] == ["risk_eliminated"]
+    assert facts_of(case_event("visited", on_time=True)) == []
+    assert facts_of(case_event("confirmed", on_time=True, township_unit_id=None)) == []
+
+
+def test_every_case_event_is_known_to_the_assessment_consumer():
+    from services.assessment.consumer import build_consumer
+
+    ec = build_consumer()
+    for event in ("opened", "reopened", "verified", "notice_published", "notice_ended", "confirmed", "rejected",
+                  "plan_made", "visited", "elimination_proposed", "kept_under_basic_support", "risk_eliminated",
+                  "elimination_declined", "reminded", "overdue", "escalated"):
+        assert f"alert.case.{event}" in ec.handlers or f"alert.case.{event}" in ec.ignored_types, event
