@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from services.common.units import region_chain
+
 CASES_DIR = Path(__file__).with_name("cases")
 REQUIRED_STAGES = ("verify", "notice", "confirm", "plan", "follow_up")
 
@@ -63,8 +65,8 @@ def case_rules(region_code: str | None = None, directory: Path = CASES_DIR) -> d
     """The rules in force for a region: its nearest ancestor's file over the default."""
     rules = dict(_load(directory / "default.yaml"))
     name = "default.yaml"
-    for digits in (12, 9, 6, 4, 2) if region_code else ():
-        path = directory / f"{region_code[:digits].ljust(12, '0')}.yaml"
+    for region in region_chain(region_code)[:-1] if region_code else ():
+        path = directory / f"{region}.yaml"
         if path.exists():
             rules.update(_load(path))
             name = path.name

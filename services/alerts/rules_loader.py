@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from services.alerts.rule_conditions import Condition, expand_categories, parse_condition
+from services.common import units
 
 RULES_ROOT = Path(__file__).with_name("rules")
 SEVERITIES = ("info", "warning", "critical")
@@ -213,19 +214,11 @@ def validate_rule_set(data: Any) -> list[str]:
 
 
 def region_chain(region_code: str) -> list[str]:
-    """The regions whose files may apply, most specific first, ending with `default`."""
-    code = str(region_code).strip()
-    if code == "default":
-        return ["default"]
-    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
-        raise RuleSetError(f"区划代码 {region_code!r} 应为2、4、6、9或12位数字")
-    code = code.ljust(12, "0")
-    chain: list[str] = []
-    for digits in (12, 9, 6, 4, 2):
-        candidate = code[:digits].ljust(12, "0")
-        if candidate not in chain:
-            chain.append(candidate)
-    return chain + ["default"]
+    """`services.common.units.region_chain`, refused as a RuleSetError."""
+    try:
+        return units.region_chain(region_code)
+    except ValueError as e:
+        raise RuleSetError(str(e)) from None
 
 
 def find_rule_file(root: Path, region_code: str, year: int) -> tuple[Path, int]:

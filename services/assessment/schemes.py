@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from services.assessment.model import FACT_KINDS
+from services.common import units
 
 SCHEMES_ROOT = Path(__file__).with_name("schemes")
 FORMULAS = ("rate", "deduction", "bonus", "veto")
@@ -405,18 +406,11 @@ def build_scheme(data: dict, version: str = "") -> Scheme:
 
 
 def region_chain(region_code: str) -> list[str]:
-    """The regions whose files may apply, most specific first, ending with `default`."""
-    code = str(region_code).strip()
-    if code == "default":
-        return ["default"]
-    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
-        raise SchemeError(f"区划代码 {region_code!r} 应为2、4、6、9或12位数字")
-    chain: list[str] = []
-    for digits in (12, 9, 6, 4, 2):
-        candidate = code.ljust(12, "0")[:digits].ljust(12, "0")
-        if candidate not in chain:
-            chain.append(candidate)
-    return chain + ["default"]
+    """`services.common.units.region_chain`, refused as a SchemeError."""
+    try:
+        return units.region_chain(region_code)
+    except ValueError as e:
+        raise SchemeError(str(e)) from None
 
 
 def _read(path: Path) -> dict:

@@ -28,6 +28,22 @@ def code_prefix(region_code: str) -> str:
     return region_code
 
 
+def region_chain(region_code: str) -> list[str]:
+    """The region and its ancestors as 12-digit codes, most specific first, then `default`:
+    where configuration by region (rule files, scoring schemes, case rules) is looked up."""
+    code = str(region_code).strip()
+    if code == "default":
+        return ["default"]
+    if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12):
+        raise ValueError(f"区划代码 {region_code!r} 应为2、4、6、9或12位数字")
+    chain: list[str] = []
+    for digits in (12, 9, 6, 4, 2):
+        candidate = code.ljust(12, "0")[:digits].ljust(12, "0")
+        if candidate not in chain:
+            chain.append(candidate)
+    return chain + ["default"]
+
+
 def normalize_name(name: str) -> str:
     """The form names are compared in: full-width brackets and spaces folded."""
     return (
