@@ -1,13 +1,14 @@
 """Business state as Prometheus metrics, counted in PostgreSQL when Prometheus scrapes.
 
-Steps open, due soon and overdue per region, escalations, bulletins, alerts per rule
-and task workflows started are facts the database already holds; counting them at
+Steps open, due soon and overdue per region, escalations, bulletins, alerts per rule,
+task workflows started, and alert cases by stage and SLA colour are facts the database already holds; counting them at
 scrape time keeps them right across restarts and replicas, where counters kept in a
 process would start again from zero. One process registers this collector (the relay,
 which always runs as a single replica), so the counts are not scraped twice.
 
-Labels are bounded: region codes of the regions that publish policies, rule ids of the
-rule files, step and bulletin kinds; never a unit, user or household.
+Labels are bounded: region codes of the regions that publish policies (for cases, the
+county), rule ids of the rule files, step, bulletin and case-stage kinds, the three SLA
+colours; never a unit, user, household or case.
 """
 
 from __future__ import annotations
@@ -46,8 +47,22 @@ QUERIES: dict[str, str] = {
     "alerts": """
         SELECT rule_id, severity, count(*) AS raised, count(*) FILTER (WHERE status = 'firing') AS firing
           FROM alerts.alerts GROUP BY rule_id, severity""",
+    # Open cases by county, stage and SLA colour: the colour by the rule of the cases' read
+    # model (services/alerts/case_repository.SLA, which the integration test compares).
+    "cases": """
+        SELECT county_code, stage,
+               CASE WHEN due_at IS NULL THEN 'green'
+                    WHEN overdue OR due_at <= now() THEN 'red'
+                    WHEN due_at <= now() + make_interval(days => amber_days) THEN 'amber'
+                    ELSE 'green' END AS sla,
+               count(*) AS open,
+               count(*) FILTER (WHERE workflow_started_at IS NULL) AS waiting
+          FROM alerts.cases WHERE status = 'open' GROUP BY 1, 2, 3""",
+    "case_escalations": """
+        SELECT county_code, to_role, count(*) AS total FROM alerts.case_escalations GROUP BY county_code, to_role""",
 }
 NO_ROWS: dict[str, list[tuple]] = {name: [] for name in QUERIES} | {"task_workflows": [(0, 0)]}
+SLA_STATES = ("green", "amber", "red")
 
 
 class StateCollector:
@@ -145,7 +160,42 @@ def families(rows: dict[str, list[tuple]]) -> list:
     for rule, severity, n_raised, n_firing in rows["alerts"]:
         raised.add_metric([rule, severity], n_raised)
         firing.add_metric([rule, severity], n_firing)
-    return [*steps.values(), escalations, awaiting, workflows_started, workflows_waiting, bulletins, raised, firing]
+    return [*steps.values(), escalations, awaiting, workflows_started, workflows_waiting, bulletins, raised, firing,
+            *case_families(rows["cases"], rows["case_escalations"])]
+
+
+def case_families(cases: list[tuple], escalated: list[tuple]) -> list:
+    """Open alert cases (监测帮扶案件) per county: by stage, by SLA colour (every colour of a
+    county present, zeros included, so a panel shows red dropping to 0), overdue."""
+    open_ = GaugeMetricFamily("xianjie_cases_open", "Open alert cases, by county and stage (核查, 公示, 认定, 帮扶, 回访…)",
+                              labels=["region", "stage"])
+    sla = GaugeMetricFamily("xianjie_cases_sla", "Open alert cases by SLA colour (green, amber within the warning days, "
+                            "red past the deadline), by county", labels=["region", "sla"])
+    overdue = GaugeMetricFamily("xianjie_cases_overdue", "Open alert cases past their current deadline, by county and stage",
+                                labels=["region", "stage"])
+    waiting = GaugeMetricFamily("xianjie_case_workflows_waiting",
+                                "Open case runs whose workflow the worker's case starter has not started yet")
+    by_stage: dict[tuple[str, str], list[int]] = {}
+    by_sla: dict[str, dict[str, int]] = {}
+    not_started = 0
+    for region, stage, colour, n_open, n_waiting in cases:
+        counts = by_stage.setdefault((region, stage), [0, 0])
+        counts[0] += n_open
+        counts[1] += n_open if colour == "red" else 0
+        by_sla.setdefault(region, dict.fromkeys(SLA_STATES, 0))[colour] += n_open
+        not_started += n_waiting
+    for (region, stage), (n_open, n_red) in sorted(by_stage.items()):
+        open_.add_metric([region, stage], n_open)
+        overdue.add_metric([region, stage], n_red)
+    for region, colours in sorted(by_sla.items()):
+        for colour, n in colours.items():
+            sla.add_metric([region, colour], n)
+    waiting.add_metric([], not_started)
+    escalations = CounterMetricFamily("xianjie_case_escalations", "Alert cases escalated past a deadline, by county "
+                                      "and who received them", labels=["region", "to_role"])
+    for region, to_role, total in escalated:
+        escalations.add_metric([region, to_role], total)
+    return [open_, sla, overdue, waiting, escalations]
 
 
 _registered: StateCollector | None = None

@@ -1,5 +1,6 @@
 """The business-state metrics count what PostgreSQL holds (steps per region, escalations,
-task workflows, bulletins, alerts per rule), on the real migrated schema."""
+task workflows, bulletins, alerts per rule, alert cases by stage and SLA colour), on the
+real migrated schema."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from services.alerts.case_repository import SLA
 from services.common.state_metrics import StateCollector
 
 pytestmark = pytest.mark.integration
@@ -99,6 +101,58 @@ def test_counts_follow_the_database(database_url):
     alert = '{rule="income_below_line",severity="critical"}'
     assert sample(text, f"xianjie_alerts_raised_total{alert}") == 2
     assert sample(text, f"xianjie_alerts_firing{alert}") == 1
+
+
+def seed_cases(conn: psycopg.Connection) -> None:
+    """Five cases of one county: 核查 overdue (flagged by its workflow), 核查 past due but not yet
+    flagged, 认定 due tomorrow (amber), 回访 due in a month (green), one closed; two escalations."""
+    village = conn.execute("SELECT code FROM common.regions WHERE level = 'village' AND code LIKE '532325%' ORDER BY code "
+                           "LIMIT 1").fetchone()[0]
+    ids = []
+    for n, (stage, status, due, overdue, started) in enumerate((
+        ("verify", "open", "now() - interval '2 days'", True, True),
+        ("verify", "open", "now() - interval '1 hour'", False, False),
+        ("confirm", "open", "now() + interval '1 day'", False, True),
+        ("follow_up", "open", "now() + interval '30 days'", False, True),
+        ("closed", "eliminated", "NULL", False, True),
+    )):
+        household = conn.execute(
+            """INSERT INTO alerts.households (household_no, county_code, township_code, village_code, head_name, category,
+                                              members) VALUES (%s, %s, %s, %s, '户主', '脱贫户', 3) RETURNING id""",
+            (f"{village}{n:04d}", REGION, village[:9] + "000", village)).fetchone()[0]
+        ids.append(conn.execute(
+            f"""INSERT INTO alerts.cases (id, household_id, village_code, township_code, county_code, stage, status,
+                                          alerted_at, due_at, overdue, amber_days, workflow_started_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, now() - interval '9 days', {due}, %s, 2,
+                        CASE WHEN %s THEN now() END) RETURNING id""",
+            (9000 + n, household, village, village[:9] + "000", REGION, stage, status, overdue, started)).fetchone()[0])
+    conn.execute(
+        """INSERT INTO alerts.case_escalations (case_id, run, stage, level, to_role, county_code, at)
+           VALUES (%s, 1, 'verify', 1, 'unit_head', %s, now()), (%s, 1, 'verify', 2, 'leader', %s, now())""",
+        (ids[0], REGION, ids[0], REGION))
+
+
+def test_case_counts_by_stage_and_sla_colour(database_url):
+    registry = CollectorRegistry()
+    registry.register(StateCollector(database_url, max_age_s=0))
+    assert "xianjie_cases_sla{" not in generate_latest(registry).decode()
+    assert sample(generate_latest(registry).decode(), "xianjie_case_workflows_waiting ") == 0
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_cases(conn)
+        read_model = dict(conn.execute(f"SELECT {SLA} AS sla, count(*) FROM alerts.cases c WHERE c.status = 'open' "
+                                       "GROUP BY 1").fetchall())
+    text = generate_latest(registry).decode()
+    colours = {c: sample(text, f'xianjie_cases_sla{{region="{REGION}",sla="{c}"}}') for c in ("green", "amber", "red")}
+    assert colours == {"green": 1, "amber": 1, "red": 2}
+    assert colours == {c: read_model.get(c, 0) for c in colours}, "the same colours as the cases' read model"
+    assert sample(text, f'xianjie_cases_open{{region="{REGION}",stage="verify"}}') == 2
+    assert sample(text, f'xianjie_cases_open{{region="{REGION}",stage="follow_up"}}') == 1
+    assert 'stage="closed"' not in text
+    assert sample(text, f'xianjie_cases_overdue{{region="{REGION}",stage="verify"}}') == 2
+    assert sample(text, f'xianjie_cases_overdue{{region="{REGION}",stage="confirm"}}') == 0
+    assert sample(text, "xianjie_case_workflows_waiting ") == 1
+    assert sample(text, f'xianjie_case_escalations_total{{region="{REGION}",to_role="leader"}}') == 1
 
 
 def test_a_database_that_does_not_answer_shows_as_down():

@@ -186,6 +186,9 @@ def test_state_families_from_rows():
         "task_workflows": [(11, 1)],
         "bulletins": [("monthly", "schedule", 12)],
         "alerts": [("zero_employment", "warning", 9, 5)],
+        "cases": [("532325000000", "verify", "red", 4, 1), ("532325000000", "verify", "green", 6, 0),
+                  ("532325000000", "confirm", "amber", 2, 0)],
+        "case_escalations": [("532325000000", "leader", 3)],
     }
     values = {(s.name, tuple(sorted(s.labels.values()))): s.value for f in state_metrics.families(rows) for s in f.samples}
     assert values[("xianjie_steps_overdue", ("532325000000",))] == 3
@@ -194,3 +197,9 @@ def test_state_families_from_rows():
     assert values[("xianjie_escalations_total", ("532325000000", "leader"))] == 4
     assert values[("xianjie_task_workflows_waiting", ())] == 1
     assert values[("xianjie_alerts_raised_total", ("warning", "zero_employment"))] == 9
+    assert values[("xianjie_cases_open", ("532325000000", "verify"))] == 10
+    assert values[("xianjie_cases_overdue", ("532325000000", "verify"))] == 4
+    assert values[("xianjie_cases_overdue", ("532325000000", "confirm"))] == 0
+    assert [values[("xianjie_cases_sla", ("532325000000", c))] for c in ("green", "amber", "red")] == [6, 2, 4]
+    assert values[("xianjie_case_workflows_waiting", ())] == 1
+    assert values[("xianjie_case_escalations_total", ("532325000000", "leader"))] == 3
