@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from services.alerts import alert_api, import_api, register
+from services.alerts import alert_api, case_api, import_api, register
 from services.alerts import repository as repo
 from services.alerts.schemas import Household, HouseholdIn, Record, RecordIn
 from services.alerts.validation import mask_id, mask_phone
@@ -92,5 +92,6 @@ def save_record(household_id: DbId, body: RecordIn, request: Request, p: Princip
 
 app = create_app(
     service="alerts", title="县级巩固拓展脱贫攻坚成果 · 监测预警服务 (alerts API)",
-    routers=[import_api.router, router, alert_api.router],  # the import's fixed paths before /households/{id}
+    # the import's fixed paths before /households/{id}
+    routers=[import_api.router, router, alert_api.router, case_api.router],
 )

@@ -190,12 +190,13 @@ def _filters(prefix: str, stage: str | None, status: str | None, sla: str | None
 
 
 CASE_ITEM = f"""c.id, c.household_id, h.household_no, h.head_name, h.category, c.village_code, v.name AS village_name,
-                c.township_code, c.county_code, c.township_unit_id, c.run, c.fast_path, c.stage, c.status, c.alerted_at,
+                c.township_code, t.name AS township_name, c.county_code, c.township_unit_id, c.run, c.fast_path, c.stage, c.status, c.alerted_at,
                 c.due_at, {SLA} AS sla, c.overdue, c.escalation_level, c.monitoring_kind, c.basic_support,
                 c.stable_months, c.notice_ends_at, c.verified_at, c.confirmed_at, c.plan_made_at, c.closed_at,
                 c.updated_at"""
 CASE_FROM = """FROM alerts.cases c JOIN alerts.households h ON h.id = c.household_id
-               JOIN common.regions v ON v.code = c.village_code"""
+               JOIN common.regions v ON v.code = c.village_code
+               LEFT JOIN common.regions t ON t.code = c.township_code"""
 
 
 def list_cases(conn: psycopg.Connection, prefix: str, *, limit: int, offset: int, **filters: Any) -> tuple[int, list]:
@@ -239,6 +240,28 @@ def case_escalations(conn: psycopg.Connection, case_id: int) -> list[dict]:
 def case_groups(conn: psycopg.Connection, case_id: int) -> list[dict]:
     return conn.execute("SELECT id, period, severity, status, created_at FROM alerts.alert_groups WHERE case_id = %s "
                         "ORDER BY id", (case_id,)).fetchall()
+
+
+def case_causes(conn: psycopg.Connection, case_id: int, since: Any) -> list[str]:
+    """The causes of the alerts that led to this run of the case (its groups since `since`)."""
+    return [r["cause"] for r in conn.execute(
+        """SELECT DISTINCT a.cause FROM alerts.alerts a JOIN alerts.alert_groups g ON g.id = a.group_id
+           WHERE g.case_id = %s AND g.created_at >= %s ORDER BY a.cause""",
+        (case_id, since),
+    )]
+
+
+def notice_published_at(conn: psycopg.Connection, case_id: int, run: int) -> Any:
+    """When this run's 公示 began, or None when the household was not proposed (or not yet verified)."""
+    row = conn.execute("SELECT min(at) AS at FROM alerts.case_events WHERE case_id = %s AND run = %s "
+                       "AND kind = 'notice_published'", (case_id, run)).fetchone()
+    return row["at"]
+
+
+def units_by_id(conn: psycopg.Connection, unit_ids: list[int]) -> dict[int, dict]:
+    rows = conn.execute("SELECT id, name, kind, region_code, confirmed FROM common.units WHERE id = ANY(%s)",
+                        (unit_ids,)).fetchall()
+    return {r["id"]: r for r in rows}
 
 
 def counts_by_township(conn: psycopg.Connection, prefix: str) -> list[dict]:

@@ -156,50 +156,46 @@ def next_follow_up(day: date, rules: dict) -> datetime:
 
 # ---------------------------------------------------------------- actions
 
-def _township_may(state: CaseState, a: CaseAction) -> bool:
-    return a.actor_unit_id == state.township_unit_id or (
-        "office_admin" in a.actor_roles and state.village_code.startswith(a.actor_region_prefix))
-
-
-def _content_refusal(state: CaseState, a: CaseAction, now: datetime, rules: dict) -> str | None:
+def _content_refusal(state: CaseState, a: CaseAction, now: datetime, rules: dict) -> tuple[str, str] | None:
+    """What is missing or wrong in the action's content: (the field, why)."""
     today = local_day(now)
     if a.name in ("verify", "visit"):
         if not a.visited_on:
-            return "请填写入户日期 (visited_on is required)"
+            return "visited_on", "请填写入户日期 (visited_on is required)"
         if date.fromisoformat(a.visited_on) > today:
-            return "入户日期不能晚于今天 (visited_on is in the future)"
+            return "visited_on", "入户日期不能晚于今天 (visited_on is in the future)"
         if a.visited_on < local_day(_dt(state.alerted_at)).isoformat():
-            return "入户日期不能早于预警日期 (visited_on before the alert)"
+            return "visited_on", "入户日期不能早于预警日期 (visited_on before the alert)"
     if a.name == "verify":
         if not a.visitors:
-            return "请填写核查人员 (visitors are required)"
+            return "visitors", "请填写核查人员 (visitors are required)"
         if not a.text.strip():
-            return "请填写核查情况 (findings are required)"
+            return "text", "请填写核查情况 (findings are required)"
     if a.name == "visit":
         if state.visits and a.visited_on < state.visits[-1].visited_on:
-            return f"回访日期不能早于上次回访({state.visits[-1].visited_on}) (visit before the last one)"
+            return "visited_on", f"回访日期不能早于上次回访({state.visits[-1].visited_on}) (visit before the last one)"
         if a.income is None or a.income < 0:
-            return "请填写家庭人均纯收入(不小于0) (income is required)"
+            return "income", "请填写家庭人均纯收入(不小于0) (income is required)"
         missing = [n for n in ("compulsory_education_ok", "basic_medical_ok", "housing_ok", "drinking_water_ok")
                    if getattr(a, n) is None]
         if missing:
-            return f"请填写“三保障”和饮水安全情况:{', '.join(missing)} (required)"
+            return missing[0], f"请填写“三保障”和饮水安全情况:{', '.join(missing)} (required)"
     if a.name == "confirm" and a.monitoring_kind not in rules["monitoring_kinds"]:
-        return f"监测对象类型须为 {'、'.join(rules['monitoring_kinds'])} 之一 (monitoring_kind)"
+        return "monitoring_kind", f"监测对象类型须为 {'、'.join(rules['monitoring_kinds'])} 之一 (monitoring_kind)"
     if a.name in ("reject", "keep_monitoring") and not a.text.strip():
-        return "请写明理由 (a reason is required)"
+        return "text", "请写明理由 (a reason is required)"
     if a.name == "plan":
         if not a.measures:
-            return "帮扶计划至少包含一项措施 (at least one measure)"
+            return "measures", "帮扶计划至少包含一项措施 (at least one measure)"
         for i, m in enumerate(a.measures, start=1):
             if m.kind not in rules["measure_catalogue"]:
-                return f"第{i}项措施类型“{m.kind}”不在帮扶措施目录中 (unknown measure kind)"
+                return f"measures.{i - 1}.kind", f"第{i}项措施类型“{m.kind}”不在帮扶措施目录中 (unknown measure kind)"
             if m.unit_id <= 0:
-                return f"第{i}项措施请指定责任单位 (unit_id)"
+                return f"measures.{i - 1}.unit_id", f"第{i}项措施请指定责任单位 (unit_id)"
             if not m.content.strip():
-                return f"第{i}项措施请填写具体内容 (content)"
+                return f"measures.{i - 1}.content", f"第{i}项措施请填写具体内容 (content)"
             if m.due_date <= today.isoformat():
-                return f"第{i}项措施的完成时限须晚于今天 (due_date)"
+                return f"measures.{i - 1}.due_date", f"第{i}项措施的完成时限须晚于今天 (due_date)"
     return None
 
 
@@ -214,31 +210,56 @@ STAGE_OF_ACTION = {
 }
 
 
-def refusal(state: CaseState, a: CaseAction, now: datetime, rules: dict) -> str | None:
-    """Why the action is refused, or None when it may proceed."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action is refused, and of which kind: `forbidden` (not this unit's case),
+    `state` (closed, wrong stage, not yet eligible) or `content` (missing or wrong input,
+    naming the `field`) — so the API can answer 403, 409 or 422."""
+
+    kind: str
+    reason: str
+    field: str = ""
+
+
+def may_act(state: CaseState, a: CaseAction) -> bool:
+    """Whether the actor's unit may take this action on this case at all: the household's
+    township (or the county office) for 核查、帮扶计划、回访, the county office for decisions."""
+    county_office = "office_admin" in a.actor_roles and state.village_code.startswith(a.actor_region_prefix)
+    if a.name in TOWNSHIP_ACTIONS:
+        return a.actor_unit_id == state.township_unit_id or county_office
+    return county_office
+
+
+def refusal_of(state: CaseState, a: CaseAction, now: datetime, rules: dict) -> Refusal | None:
+    """Why the action is refused (with its kind), or None when it may proceed."""
     if a.name not in STAGE_OF_ACTION:
-        return f"未知操作 {a.name} (unknown action)"
+        return Refusal("content", f"未知操作 {a.name} (unknown action)", "name")
     if state.status != "open":
-        return f"案件已结案({STATUS_LABELS[state.status]}) (case closed)"
-    if a.name in TOWNSHIP_ACTIONS and not _township_may(state, a):
-        return "只有农户所在乡镇或县领导小组办公室可以办理 (not the household's township)"
-    if a.name in COUNTY_ACTIONS and not ("office_admin" in a.actor_roles
-                                         and state.village_code.startswith(a.actor_region_prefix)):
-        return "只有县领导小组办公室可以认定、不予认定或确认风险消除 (county office only)"
+        return Refusal("state", f"案件已结案({STATUS_LABELS[state.status]}) (case closed)")
+    if not may_act(state, a):
+        if a.name in TOWNSHIP_ACTIONS:
+            return Refusal("forbidden", "只有农户所在乡镇或县领导小组办公室可以办理 (not the household's township)")
+        return Refusal("forbidden", "只有县领导小组办公室可以认定、不予认定或确认风险消除 (county office only)")
     if state.stage not in STAGE_OF_ACTION[a.name]:
         if state.stage == "notice" and a.name in ("confirm", "reject"):
             last_day = local_day(_dt(state.notice_ends_at)) - timedelta(days=1)
-            return f"公示期未满,{last_day} 公示结束后方可认定 (notice not ended)"
-        return f"案件当前处于“{STAGE_LABELS[state.stage]}”阶段,不能{ACTION_LABELS[a.name]} (wrong stage)"
-    reason = _content_refusal(state, a, now, rules)
-    if reason:
-        return reason
+            return Refusal("state", f"公示期未满,{last_day} 公示结束后方可认定 (notice not ended)")
+        return Refusal("state", f"案件当前处于“{STAGE_LABELS[state.stage]}”阶段,不能{ACTION_LABELS[a.name]} (wrong stage)")
+    content = _content_refusal(state, a, now, rules)
+    if content:
+        return Refusal("content", content[1], content[0])
     if a.name == "eliminate":
         decision = elimination_decision(list(state.visits), _confirmed_on(state), state.monitoring_line,
                                         state.no_labour_capacity, rules)
         if not decision.eligible:
-            return "不符合风险消除条件:" + ";".join(decision.reasons)
+            return Refusal("state", "不符合风险消除条件:" + ";".join(decision.reasons))
     return None
+
+
+def refusal(state: CaseState, a: CaseAction, now: datetime, rules: dict) -> str | None:
+    """Why the action is refused, or None when it may proceed (the workflow's validator)."""
+    found = refusal_of(state, a, now, rules)
+    return found.reason if found else None
 
 
 ACTION_LABELS = {"verify": "登记核查", "confirm": "认定", "reject": "不予认定", "plan": "制定帮扶计划",
