@@ -462,6 +462,9 @@ def main() -> int:
         start, produce_s = produce_all(households, n)
         line(f"raw produce to {TOPIC} (generation included)", n, produce_s)
 
+        from services.common.consumer_base import tune_gc_for_batches
+
+        tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
         print("(1) raw kafka-python consume (poll + commit, nothing decoded)", flush=True)
         raw_s, raw_join = raw_consume(n, start, args.max_poll_records)
         raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)

@@ -23,9 +23,9 @@ AlertKey = tuple[str, str, str]  # (subject_key, rule_id, period)
 RouteUnits = Callable[[str, str, tuple[str, ...], dict], list[int]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Evaluated:
-    """One subject's decisions for one period, from one event."""
+    """One subject's decisions for one period, from one event (one per event: slots, not frozen)."""
 
     subject_key: str
     household_id: int | None  # None for a village

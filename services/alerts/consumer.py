@@ -84,6 +84,7 @@ def make_handler(router: Router | None = None):
             return rule_sets[(village, year)]
 
         items: list[Evaluated] = []
+        tally = EvaluationTally()
         villages: dict[str, tuple[str, str, int, object]] = {}
         for env in sorted(events, key=lambda e: e.recorded_at):
             facts = facts_from(env.payload)
@@ -97,6 +98,7 @@ def make_handler(router: Router | None = None):
             items.append(Evaluated(facts.household_no, facts.household_id, facts.village_code, facts.township_code,
                                    facts.county_code, facts.record.period, decisions, rs.version, rs.routes,
                                    env.event_id))
+            tally.add(rs, "household", decisions)
             checked = village_checked.get((facts.village_code, year))
             if env.type == "household.updated" or checked is None or time.monotonic() - checked >= recount_s:
                 villages[facts.village_code] = (facts.township_code, facts.county_code, year, env.event_id)
@@ -109,8 +111,9 @@ def make_handler(router: Router | None = None):
                                under_assistance=False, silences=silences, now=now)
             items.append(Evaluated(village, None, village, township, county, str(year), decisions, rs.version,
                                    rs.routes, event_id))
+            tally.add(rs, "village", decisions)
             village_checked[(village, year)] = time.monotonic()
-        _count_evaluations(items, rule_set)
+        tally.publish()
         if not items:
             return
         keys = list({(i.subject_key, i.period) for i in items})
@@ -127,18 +130,32 @@ def make_handler(router: Router | None = None):
     return handle
 
 
-def _count_evaluations(items: list[Evaluated], rule_set) -> None:
-    """xianjie_rule_evaluations_total per rule, added once per batch (bounded: rule ids come from files)."""
-    tally: Counter[tuple[str, str]] = Counter()
-    for item in items:
-        fired = {d.finding.rule_id for d in item.decisions}
-        rs = rule_set(item.village_code, int(item.period[:4]))
-        scope = "household" if item.household_id is not None else "village"
-        for rule in rs.rules:
-            if rule.enabled and rule.condition.scope == scope:
-                tally[(rule.id, "raised" if rule.id in fired else "clear")] += 1
-    for (rule_id, outcome), n in tally.items():
-        RULE_EVALUATIONS.labels(rule_id, outcome).inc(n)
+class EvaluationTally:
+    """xianjie_rule_evaluations_total per rule, added once per batch (bounded: rule ids come from
+    files). Counts subjects per rule set and scope, then turns them into per-rule figures once."""
+
+    def __init__(self) -> None:
+        self.subjects: Counter[tuple[int, str]] = Counter()  # (id of the rule set, scope) -> subjects
+        self.rule_sets: dict[int, object] = {}
+        self.raised: Counter[str] = Counter()
+
+    def add(self, rule_set, scope: str, decisions) -> None:
+        self.rule_sets[id(rule_set)] = rule_set
+        self.subjects[(id(rule_set), scope)] += 1
+        self.raised.update({d.finding.rule_id for d in decisions})
+
+    def publish(self) -> None:
+        evaluated: Counter[str] = Counter()
+        for (rs_id, scope), n in self.subjects.items():
+            for rule in self.rule_sets[rs_id].rules:
+                if rule.enabled and rule.condition.scope == scope:
+                    evaluated[rule.id] += n
+        for rule_id, n in evaluated.items():
+            raised = self.raised[rule_id]
+            if raised:
+                RULE_EVALUATIONS.labels(rule_id, "raised").inc(raised)
+            if n - raised:
+                RULE_EVALUATIONS.labels(rule_id, "clear").inc(n - raised)
 
 
 def _raised_event(raised: Raised, group_id: int, now: datetime) -> Envelope:

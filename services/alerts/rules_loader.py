@@ -324,8 +324,15 @@ def _cached(region_code: str, year: int, root: str) -> RuleSet:
 def load_rule_set(region_code: str, year: int, root: Path | str | None = None) -> RuleSet:
     """The rule set for a region (any level, 2–12 digits, or "default") and a year.
     Cached: after editing files call `clear_cache()`. Raises RuleSetError."""
-    return _cached(str(region_code).strip(), int(year), str(Path(root or RULES_ROOT).resolve()))
+    return _cached(str(region_code).strip(), int(year), _resolved(str(root or RULES_ROOT)))
+
+
+@lru_cache(maxsize=64)
+def _resolved(root: str) -> str:
+    """The root as an absolute path, once per root: resolving it for every event costs more than the rules."""
+    return str(Path(root).resolve())
 
 
 def clear_cache() -> None:
     _cached.cache_clear()
+    _resolved.cache_clear()

@@ -11,6 +11,7 @@ and the replay changes nothing.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import Counter
@@ -209,6 +210,17 @@ def rewind(consumer: KafkaConsumer) -> None:
             consumer.seek(tp, committed)
 
 
+def tune_gc_for_batches() -> None:
+    """Collect garbage less often in a consumer process. A batch builds thousands of short-lived
+    envelopes and facts, and with the default thresholds the collector runs every 700 of them
+    and walks everything the process keeps (rule sets, caches, Kafka clients) again and again:
+    that was a third of the alerts consumer's time. Freeze what exists at start, collect the
+    youngest generation every 50,000 allocations."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run_consumer(
     ec: EventConsumer, topics: list[str], group_id: str, should_stop: Callable[[], bool], on_cycle: Callable[[], None]
 ) -> None:
@@ -220,6 +232,7 @@ def run_consumer(
     what was applied but not committed comes again and is skipped as a duplicate.
     """
 
+    tune_gc_for_batches()
     consumer, producer, conn = None, None, None
     try:
         while not should_stop():
