@@ -56,8 +56,9 @@ def evaluate_household(facts: HouseholdFacts, rule_set: RuleSet) -> list[Finding
     Routing always includes the set's `always_route_to` (the township) first."""
     line = rule_set.monitoring_line.amount if rule_set.monitoring_line else None
     findings = []
-    for rule in rule_set.rules:
-        if not rule.enabled or rule.condition.scope != "household" or not rule.applies_to(facts.category):
+    category = facts.category
+    for rule in rule_set.household_rules:
+        if rule.categories is not None and category not in rule.categories:
             continue
         detail = rule.condition.check(facts, line)
         if detail is not None:

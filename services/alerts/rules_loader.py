@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,11 @@ class RuleSet:
     version: str  # "<most specific file>@<year>#<hash of the files>", stored with each finding
     source: str  # the document(s) of the most specific file
     files: tuple[str, ...] = field(default=())  # the extends chain, most specific first
+
+    @cached_property
+    def household_rules(self) -> tuple[Rule, ...]:
+        """The enabled household rules in file order: what every household event is checked against."""
+        return tuple(r for r in self.rules if r.enabled and r.condition.scope == "household")
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:
