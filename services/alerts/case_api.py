@@ -144,11 +144,12 @@ def _content_error(field: str, message: str) -> RequestValidationError:
 
 
 def _check_units(conn, case: dict, measures: tuple[Measure, ...]) -> None:
-    """Each measure's department must exist and work in the household's region (its county or above)."""
+    """Each measure's unit must exist (confirmed) in the household's county: its departments and townships."""
     units = repo.units_by_id(conn, [m.unit_id for m in measures])
+    county = code_prefix(case["county_code"])
     for i, m in enumerate(measures):
         unit = units.get(m.unit_id)
-        if unit is None or not unit["confirmed"] or not case["village_code"].startswith(code_prefix(unit["region_code"])):
+        if unit is None or not unit["confirmed"] or not unit["region_code"].startswith(county):
             raise _content_error(f"measures.{i}.unit_id",
                                  f"第{i + 1}项措施的责任单位(编号 {m.unit_id})不存在或不在农户所在县 (unknown unit)")
 
@@ -164,13 +165,16 @@ async def _act(request: Request, p: Principal, client: Client, case_id: int, key
                **content) -> dict:
     with request.app.state.pool.connection() as conn:
         case = _visible(conn, p, case_id)
+        done = repo.action_result(conn, key) if key is not None else None
+    if done is not None and done.get("case_id") != case_id:
+        raise HTTPException(status_code=409, detail="该幂等键已用于另一案件 (idempotency key used for another case)")
+    if done is not None:  # the workflow answers a repeated key itself (the first result, or 409 for another action)
+        return await _update(client, case_id, _action(p, key, name, content))
     if case["status"] != "open":
         raise HTTPException(status_code=409, detail=f"案件已结案({STATUS_LABELS[case['status']]}) (case closed)")
     if case["workflow_started_at"] is None:
         raise HTTPException(status_code=409, detail="案件的工作流尚未启动,请稍后再试 (workflow not started yet)")
-    action = CaseAction(name=name, idempotency_key=key or uuid.uuid4().hex, actor_user_id=p.user_id,
-                        actor_unit_id=p.unit_id, actor_roles=p.roles,
-                        actor_region_prefix=jurisdiction_prefix(p.region_code, p.region_level), **content)
+    action = _action(p, key, name, content)
     state = await _state(client, case_id)
     refused = refusal_of(state, action, datetime.now(TZ), case_rules(case["village_code"]))
     if refused and refused.kind == "content":
@@ -180,6 +184,17 @@ async def _act(request: Request, p: Principal, client: Client, case_id: int, key
     if action.measures:
         with request.app.state.pool.connection() as conn:
             _check_units(conn, case, action.measures)
+    return await _update(client, case_id, action)
+
+
+def _action(p: Principal, key: str | None, name: str, content: dict) -> CaseAction:
+    return CaseAction(name=name, idempotency_key=key or uuid.uuid4().hex, actor_user_id=p.user_id,
+                      actor_unit_id=p.unit_id, actor_roles=p.roles,
+                      actor_region_prefix=jurisdiction_prefix(p.region_code, p.region_level), **content)
+
+
+async def _update(client: Client, case_id: int, action: CaseAction) -> dict:
+    """The Update; a refusal by the validator (the state moved on since the check) is a 409, as for steps."""
     try:
         return await client.get_workflow_handle(case_workflow_id(case_id)).execute_update(AlertCaseWorkflow.act, action)
     except WorkflowUpdateFailedError as e:

@@ -1,0 +1,239 @@
+"""The alert case API on the Temporal dev server with a real worker and PostgreSQL:
+cases listed by jurisdiction, status, SLA colour and township; a case's page with its
+timeline; actions going through the workflow's Update, and refusals — wrong unit 403,
+wrong stage 409, missing or wrong content 422 — each with its Chinese reason; the
+公示 as printable HTML and as a download; counts per township for leaders."""
+
+import asyncio
+import re
+import time
+import uuid
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg.rows import dict_row
+from temporalio.client import Client
+
+from services.alerts.case_deadlines import TZ
+from services.common.config import get_settings
+from services.common.db import create_pool
+from workflows.case_starter import start_pending_cases
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "xianjie-demo"
+COUNTY = "532325000000"
+DONGCHUAN = "532325100000"  # 栋川镇
+HEAD_ID, PHONE = "53232519650412002X", "13987812345"
+
+
+def rows(dsn, sql, *params):
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def raise_alert(dsn, township: str, head_name: str, *, days_ago: int = 0, cause: str = "medical") -> int:
+    """A household of the township with a firing alert group raised `days_ago` days ago; returns the household id."""
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        village = conn.execute("SELECT code FROM common.regions WHERE level = 'village' AND code LIKE %s ORDER BY code "
+                               "LIMIT 1", (township[:9] + "%",)).fetchone()["code"]
+        no = f"{village}{uuid.uuid4().int % 10000:04d}"
+        household = conn.execute(
+            """INSERT INTO alerts.households (household_no, county_code, township_code, village_code, head_name,
+                                              head_id_number, phone, category, members, labourers)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, '脱贫户', 3, 2) RETURNING id""",
+            (no, COUNTY, township, village, head_name, HEAD_ID, PHONE)).fetchone()["id"]
+        conn.execute("""INSERT INTO alerts.household_members (household_id, name, id_number, relation, health)
+                        VALUES (%s, %s, %s, '户主', '患大病')""", (household, head_name, HEAD_ID))
+        group = conn.execute(
+            """INSERT INTO alerts.alert_groups (subject_key, household_id, village_code, township_code, county_code,
+                                                period, severity, created_at)
+               VALUES (%s, %s, %s, %s, %s, '2023', 'critical', now() - make_interval(days => %s)) RETURNING id""",
+            (no, household, village, township, COUNTY, days_ago)).fetchone()["id"]
+        conn.execute("""INSERT INTO alerts.alerts (group_id, subject_key, rule_id, rule_name, cause, severity, period, status)
+                        VALUES (%s, %s, 'medical_expense', '医疗支出较大', %s, 'critical', '2023', 'firing')""",
+                     (group, no, cause))
+    return household
+
+
+async def _start(dsn) -> int:
+    client = await Client.connect(get_settings().temporal_address)
+    with create_pool(dsn) as pool:
+        return await start_pending_cases(client, pool, get_settings().temporal_task_queue)
+
+
+def wait_for(dsn, sql, *params, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not (found := rows(dsn, sql, *params)):
+        assert time.monotonic() < deadline, sql
+        time.sleep(0.3)
+    return found
+
+
+@pytest.fixture
+def alerts(worker):
+    from services.alerts.api import app
+
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def login(worker):
+    from services.tasks.api import app
+
+    with TestClient(app) as c:
+        def token(username):
+            r = c.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield token
+
+
+def unit_id(dsn, name):
+    return rows(dsn, "SELECT id FROM common.units WHERE name = %s AND region_code = %s", name, COUNTY)[0]["id"]
+
+
+def test_cases_through_the_api(alerts, login, database_url):
+    dsn = database_url
+    other_township = rows(dsn, "SELECT code FROM common.regions WHERE level = 'township' AND code LIKE '532325%%' "
+                               "AND code <> %s ORDER BY code LIMIT 1", DONGCHUAN)[0]["code"]
+    first = raise_alert(dsn, DONGCHUAN, "张晓明")
+    second = raise_alert(dsn, DONGCHUAN, "李秀英", cause="income")
+    raise_alert(dsn, other_township, "王大山", days_ago=10)
+    assert asyncio.run(_start(dsn)) == 3
+    cases = {r["household_id"]: r["id"] for r in rows(dsn, "SELECT id, household_id FROM alerts.cases")}
+    case_a, case_b = cases[first], cases[second]
+    late = next(c for h, c in cases.items() if h not in (first, second))
+    wait_for(dsn, "SELECT 1 FROM alerts.cases WHERE id = %s AND overdue", late)  # past its 核查 deadline at once
+
+    township, office, rsj = login("dongchuan"), login("yaoan_office"), login("yaoan_rsj")
+    leader, ops = login("yaoan_leader"), login("ops")
+
+    # ---- lists
+    mine = alerts.get("/api/cases", headers=township).json()
+    assert mine["total"] == 2 and mine["limit"] == 20, "the township sees its own township's cases"
+    assert {i["id"] for i in mine["items"]} == {case_a, case_b}
+    assert {(i["stage_label"], i["status_label"], i["sla_label"]) for i in mine["items"]} == {("核查", "办理中", "正常")}
+    county = alerts.get("/api/cases", headers=office).json()
+    assert county["total"] == 3 and county["items"][0]["id"] == late, "red cases first"
+    assert county["items"][0]["sla"] == "red" and county["items"][0]["sla_label"] == "逾期"
+    red = alerts.get("/api/cases", params={"sla": "red"}, headers=office).json()
+    assert [i["id"] for i in red["items"]] == [late]
+    by_township = alerts.get("/api/cases", params={"township": DONGCHUAN, "limit": 1}, headers=office).json()
+    assert by_township["total"] == 2 and len(by_township["items"]) == 1
+    assert alerts.get("/api/cases", params={"region": other_township}, headers=township).json()["total"] == 0
+    assert alerts.get("/api/cases", params={"status": "eliminated"}, headers=office).json()["total"] == 0
+    assert alerts.get("/api/cases", params={"sla": "purple"}, headers=office).status_code == 422
+    assert alerts.get("/api/cases", headers=ops).status_code == 403, "operations staff see no household data"
+
+    # ---- refusals before and by the workflow
+    assert alerts.get(f"/api/cases/{late}", headers=township).status_code == 404, "another township's case is unseen"
+    today = date.today().isoformat()
+    visit = {"visited_on": today, "visitors": ["张三", "村支书李四"], "findings": "入户核实:医疗支出大,收入下降"}
+    r = alerts.post(f"/api/cases/{case_a}/verify", headers=rsj, json=visit)
+    assert r.status_code == 403 and "乡镇" in r.json()["detail"], "a department is not the household's township"
+    r = alerts.post(f"/api/cases/{case_a}/verify", headers=township, json={**visit, "findings": ""})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "findings"
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    r = alerts.post(f"/api/cases/{case_a}/verify", headers=township, json={**visit, "visited_on": tomorrow})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"field": "visited_on", "reason": "入户日期不能晚于今天 (visited_on is in the future)",
+                                   "message": "入户日期不能晚于今天 (visited_on is in the future)"}]
+    r = alerts.post(f"/api/cases/{case_a}/confirm", headers=office, json={"monitoring_kind": "脱贫不稳定户"})
+    assert r.status_code == 409 and "核查" in r.json()["detail"], "认定 before 核查 is the wrong stage"
+    assert alerts.post(f"/api/cases/{case_a}/confirm", headers=township,
+                       json={"monitoring_kind": "脱贫不稳定户"}).status_code == 403, "认定 is the county office's"
+    assert alerts.get(f"/api/cases/{case_a}/notice", headers=township).status_code == 409, "no notice before 核查"
+
+    # ---- 核查 with the notice, repeated with its idempotency key
+    key = {"Idempotency-Key": f"verify-{case_a}"}
+    r = alerts.post(f"/api/cases/{case_a}/verify", headers={**township, **key}, json=visit)
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "notice" and r.json()["events"] == ["verified", "notice_published"]
+    again = alerts.post(f"/api/cases/{case_a}/verify", headers={**township, **key}, json=visit)
+    assert again.status_code == 200 and again.json()["repeated"] is True
+    r = alerts.post(f"/api/cases/{case_a}/confirm", headers=office, json={"monitoring_kind": "脱贫不稳定户"})
+    assert r.status_code == 409 and "公示期未满" in r.json()["detail"]
+
+    # ---- the notice
+    r = alerts.get(f"/api/cases/{case_a}/notice", headers=township)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "张*明" in html and "拟纳入" in html and "因病" in html and "@media print" in html
+    assert HEAD_ID not in html and PHONE not in html and "患大病" not in html and "张晓明" not in html
+    assert not re.search(r"(?<!\d)\d{17}[\dX](?!\d)|(?<!\d)1\d{10}(?!\d)", html)
+    download = alerts.get(f"/api/cases/{case_a}/notice", params={"download": "true"}, headers=office)
+    assert download.status_code == 200 and download.text == html
+    assert download.headers["content-disposition"].startswith("attachment;")
+
+    # ---- the page
+    page = alerts.get(f"/api/cases/{case_a}", headers=township).json()
+    assert page["case"]["stage"] == "notice" and page["case"]["stage_label"] == "公示"
+    assert [e["kind"] for e in page["timeline"]] == ["opened", "verified", "notice_published"]
+    assert page["timeline"][1]["detail"]["visitors"] == ["张三", "村支书李四"]
+    assert page["timeline"][1]["actor_name"] == "栋川镇经办人"
+    assert page["household"]["head_id_number"] == "5323**********002X" and page["household"]["phone"] == "139****2345"
+    assert page["members"][0]["id_number"] == "5323**********002X"
+    assert page["deadlines"]["notice_ends_at"] is not None and page["deadlines"]["confirm_by"] > page["deadlines"]["verify_by"]
+    assert page["available_actions"] == [], "during the notice the township has nothing to do"
+    assert [a["action"] for a in alerts.get(f"/api/cases/{case_b}", headers=township).json()["available_actions"]] == [
+        "verify"]
+
+    # ---- the second case straight to 认定, then a plan whose units are checked
+    r = alerts.post(f"/api/cases/{case_b}/verify", headers=township, json={**visit, "proposed": False})
+    assert r.status_code == 200 and r.json()["stage"] == "confirm"
+    assert alerts.get(f"/api/cases/{case_b}/notice", headers=township).status_code == 409, "not proposed: no notice"
+    r = alerts.post(f"/api/cases/{case_b}/confirm", headers=office, json={"monitoring_kind": "贫困户"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "monitoring_kind"
+    r = alerts.post(f"/api/cases/{case_b}/confirm", headers=office, json={"monitoring_kind": "脱贫不稳定户"})
+    assert r.status_code == 200 and r.json()["stage"] == "plan"
+    far = rows(dsn, "SELECT id FROM common.units WHERE region_code NOT LIKE '532325%%' AND kind = 'department' "
+                    "ORDER BY id LIMIT 1")[0]["id"]
+    measure = {"kind": "employment", "unit_id": unit_id(dsn, "县人力资源和社会保障局"),
+               "due_date": (date.today() + timedelta(days=30)).isoformat(), "content": "安排公益性岗位一个"}
+    r = alerts.post(f"/api/cases/{case_b}/plan", headers=township, json={"measures": [{**measure, "unit_id": far}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measures.0.unit_id"
+    r = alerts.post(f"/api/cases/{case_b}/plan", headers=township, json={"measures": [{**measure, "kind": "lottery"}]})
+    assert r.status_code == 422 and "帮扶措施目录" in r.json()["errors"][0]["message"]
+    assert alerts.post(f"/api/cases/{case_b}/plan", headers=township, json={"measures": []}).status_code == 422
+    r = alerts.post(f"/api/cases/{case_b}/plan", headers=township, json={"measures": [measure]})
+    assert r.status_code == 200 and r.json()["stage"] == "follow_up", r.text
+    r = alerts.post(f"/api/cases/{case_b}/visit", headers=township,
+                    json={"visited_on": today, "income": 9600, "compulsory_education_ok": True, "basic_medical_ok": True,
+                          "housing_ok": True, "drinking_water_ok": True, "note": "收入恢复"})
+    assert r.status_code == 200 and r.json()["events"] == ["visited"]
+    r = alerts.post(f"/api/cases/{case_b}/eliminate", headers=office, json={})
+    assert r.status_code == 409 and "不符合风险消除条件" in r.json()["detail"]
+    page = alerts.get(f"/api/cases/{case_b}", headers=office).json()
+    assert [(m["label"], m["unit_name"]) for m in page["measures"]] == [("就业帮扶", "县人力资源和社会保障局")]
+    assert [v["income"] for v in page["visits"]] == [9600]
+    assert [d["kind"] for d in page["decisions"]] == ["confirmed"]
+    assert {a["action"] for a in page["available_actions"]} == {"visit", "eliminate"}
+    wait_for(dsn, "SELECT 1 FROM tasks.steps s JOIN tasks.tasks t ON t.id = s.task_id WHERE %s = ANY(t.lead_unit_ids)",
+             measure["unit_id"])
+
+    # ---- a closed case takes no more actions
+    r = alerts.post(f"/api/cases/{late}/verify", headers=office, json={**visit, "proposed": False})
+    assert r.status_code == 200, r.text
+    assert alerts.post(f"/api/cases/{late}/reject", headers=office, json={"reason": ""}).status_code == 422
+    r = alerts.post(f"/api/cases/{late}/reject", headers=office, json={"reason": "家庭收入稳定,不符合纳入条件"})
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    r = alerts.post(f"/api/cases/{late}/verify", headers=office, json=visit)
+    assert r.status_code == 409 and "已结案" in r.json()["detail"]
+
+    # ---- counts for leaders
+    counts = alerts.get("/api/cases/counts", params={"by": "township"}, headers=leader).json()
+    by_code = {t["township_code"]: t for t in counts["townships"]}
+    assert by_code[DONGCHUAN]["open"] == 2 and by_code[DONGCHUAN]["identifying"] == 1
+    assert by_code[DONGCHUAN]["monitored"] == 1 and by_code[DONGCHUAN]["overdue"] == 0
+    assert by_code[other_township]["rejected"] == 1 and by_code[other_township]["open"] == 0
+    assert counts["total"]["open"] == 2 and counts["total"]["rejected"] == 1
+    assert alerts.get("/api/cases/counts", params={"by": "village"}, headers=leader).status_code == 422
+    assert [t["township_code"] for t in alerts.get("/api/cases/counts", headers=township).json()["townships"]] == [
+        DONGCHUAN]
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        audits = [r["action"] for r in conn.execute("SELECT action FROM common.audit_log WHERE entity = 'case' ORDER BY id")]
+    assert audits == ["case.verify", "case.verify", "case.confirm", "case.plan", "case.visit", "case.verify",
+                      "case.reject"]
