@@ -31,7 +31,7 @@ def dev(
 
 
 @app.command()
-def serve(name: str = typer.Argument(..., help="tasks-api | alerts-api | assessment-api | worker | relay | alerts-consumer | assessment-consumer")) -> None:
+def serve(name: str = typer.Argument(..., help="tasks-api | alerts-api | assessment-api | portal | worker | relay | alerts-consumer | assessment-consumer")) -> None:
     """Run one long-running process (what `make dev` starts for each line of its Procfile)."""
     from services.serve import PROCESSES, serve as run
 

@@ -23,7 +23,12 @@ APIS = {
     "alerts-api": ("services.alerts.api:app", "alerts_port"),
     "assessment-api": ("services.assessment.api:app", "assessment_port"),
 }
-PROCESSES = (*APIS, "worker", "relay", "alerts-consumer", "assessment-consumer")
+# The web portal (门户) serves HTTP on its port like an API, but holds no data: it needs
+# no database and waits for nothing (a page whose API is down says so in a banner).
+PORTAL = {"portal": ("services.portal.app:app", "portal_port")}
+# Every process that answers HTTP (/healthz, /readyz, /metrics) on its own port.
+HTTP_PROCESSES = {**APIS, **PORTAL}
+PROCESSES = (*APIS, *PORTAL, "worker", "relay", "alerts-consumer", "assessment-consumer")
 
 
 def _stop_flag() -> threading.Event:
@@ -42,9 +47,10 @@ def _wait(need_db: bool = True, need_broker: bool = False, need_temporal: bool =
 def serve_api(name: str) -> None:
     import uvicorn
 
-    target, port_setting = APIS[name]
+    target, port_setting = HTTP_PROCESSES[name]
     s = get_settings()
-    _wait()
+    if name in APIS:
+        _wait()
     uvicorn.run(
         target, host=s.bind_host, port=getattr(s, port_setting), loop="uvloop", http="httptools",
         log_level="info", access_log=False,
@@ -128,7 +134,7 @@ def serve_worker() -> None:
 def serve(name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python logs every connection at INFO
-    if name in APIS:
+    if name in HTTP_PROCESSES:
         serve_api(name)
     elif name == "relay":
         serve_relay()

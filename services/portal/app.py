@@ -24,6 +24,7 @@ from services.portal import (
     entry_pages,
     leader_pages,
     office_pages,
+    probes,
     rule_pages,
     work_pages,
 )
@@ -48,6 +49,7 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
                 app.state.backend.close()
 
     app = FastAPI(title="xianjie 门户", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    probes.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # entry_pages before data_pages: /households/new is not a /households/{household_id}
     for module in (auth_pages, work_pages, office_pages, leader_pages, admin_pages, rule_pages, entry_pages,
@@ -80,10 +82,6 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
     async def unexpected(request: Request, exc: Exception):
         log.exception("portal page %s failed", request.url.path)
         return render(request, "error.html", None, status_code=500, error="页面出错了,请稍后再试;如一直如此,请联系管理员")
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
-        return {"status": "ok"}
 
     return app
 

@@ -24,7 +24,7 @@ from services.common.devstack import (
     SEARCH_ATTRIBUTES,  # what every embedded Temporal registers
 )
 from services.common.events import all_topics
-from services.serve import APIS, PROCESSES
+from services.serve import APIS, HTTP_PROCESSES, PORTAL, PROCESSES
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 BASE = K8S / "base"
@@ -100,7 +100,7 @@ def env_to_field() -> dict[str, str]:
 
 
 def port_setting(process: str) -> str:
-    return APIS[process][1] if process in APIS else process.replace("-", "_") + "_metrics_port"
+    return HTTP_PROCESSES[process][1] if process in HTTP_PROCESSES else process.replace("-", "_") + "_metrics_port"
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +234,7 @@ def test_probes_use_the_configured_ports(base, configmap):
         expected = int(configmap[names[port_setting(process)]])
         assert expected == getattr(Settings(), port_setting(process)), "the ConfigMap keeps the default ports"
         live, ready, startup = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"], c["startupProbe"]["httpGet"]
-        if process in APIS:
+        if process in HTTP_PROCESSES:
             assert ports["http"] == expected
             assert (live["path"], live["port"]) == ("/healthz", "http")
             assert (ready["path"], ready["port"]) == ("/readyz", "http")
@@ -318,7 +318,7 @@ def test_every_metrics_port_is_scraped(base):
 def test_apis_and_the_worker_autoscale_and_every_process_has_a_disruption_budget(base):
     deployments = by_name(base, "Deployment")
     hpas = by_name(base, "HorizontalPodAutoscaler")
-    assert set(hpas) == {*APIS, "worker"}
+    assert set(hpas) == {*HTTP_PROCESSES, "worker"}
     for name, hpa in hpas.items():
         assert "replicas" not in deployments[name]["spec"], f"{name}: the autoscaler owns the replica count"
         assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
@@ -440,7 +440,7 @@ def test_the_overlay_builds(overlay):
     for d in of_kind(docs, "Deployment") + of_kind(docs, "Job"):
         assert container(d)["image"] == image
     assert Counter(container(d)["command"][2] for d in of_kind(docs, "Deployment")) == Counter(PROCESSES)
-    for process in (*APIS, "worker"):
+    for process in (*HTTP_PROCESSES, "worker"):
         assert "replicas" not in by_name(docs, "Deployment")[process]["spec"], f"{process}: the autoscaler owns it"
     for d in docs:
         assert d["metadata"]["labels"]["xianjie-phase"] in PHASES
@@ -551,7 +551,7 @@ def test_the_province_has_more_of_everything_than_the_county():
     def most(docs, kind, name, field):
         return by_name(docs, kind)[name]["spec"][field]
 
-    for process in (*APIS, "worker"):
+    for process in (*HTTP_PROCESSES, "worker"):
         assert most(county, "HorizontalPodAutoscaler", process, "maxReplicas") == 1, "a county runs one of each"
         assert most(province, "HorizontalPodAutoscaler", process, "maxReplicas") > 1
     for consumer in ("alerts-consumer", "assessment-consumer"):
@@ -577,6 +577,7 @@ def test_database_connections_fit_max_connections(overlay):
     hpas = by_name(docs, "HorizontalPodAutoscaler")
     deployments = by_name(docs, "Deployment")
     pool_max = int(cm["XIANJIE_PG_POOL_MAX"])
+    # The APIs' pools (the portal opens no database connection).
     needed = sum(hpas[a]["spec"]["maxReplicas"] * pool_max for a in APIS)
     needed += hpas["worker"]["spec"]["maxReplicas"] * WORKER_POOL_MAX
     needed += sum(deployments[c]["spec"]["replicas"] for c in ("alerts-consumer", "assessment-consumer"))
@@ -605,8 +606,11 @@ def test_only_the_apis_are_reachable_from_the_ingress(overlay):
                 assert "Ingress" in pol["spec"]["policyTypes"]
                 for rule in pol["spec"].get("ingress", []):
                     for src in rule.get("from", []):
-                        assert "ipBlock" not in src, "no address ranges: namespaces only"
-                        found.add(src["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+                        assert "ipBlock" not in src, "no address ranges: namespaces and our own pods only"
+                        if "podSelector" in src:  # pods of this namespace: by their component
+                            found.add("pod:" + src["podSelector"]["matchLabels"]["app.kubernetes.io/component"])
+                        else:
+                            found.add(src["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
         return found
 
     for process, d in deployments.items():
@@ -614,6 +618,8 @@ def test_only_the_apis_are_reachable_from_the_ingress(overlay):
         reachable = sources(labels)
         assert any(selects(p, labels) for p in policies), f"{process} has no NetworkPolicy"
         if process in APIS:
+            assert reachable == {"ingress-nginx", "monitoring", "pod:portal"}, process
+        elif process in PORTAL:
             assert reachable == {"ingress-nginx", "monitoring"}, process
         else:
             assert reachable == {"monitoring"}, f"{name}: {process} must not be reachable from the ingress"

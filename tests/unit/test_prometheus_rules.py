@@ -247,13 +247,13 @@ OBSERVE = REPO_ROOT / "deploy" / "prometheus" / "observe.yml"
 
 def test_make_observe_scrapes_every_process_on_its_configured_port():
     from services.common.config import Settings
-    from services.serve import APIS, PROCESSES
+    from services.serve import HTTP_PROCESSES, PROCESSES
 
     s = Settings()
     config = yaml.safe_load(OBSERVE.read_text(encoding="utf-8"))
     targets = {j["job_name"]: {t for c in j["static_configs"] for t in c["targets"]} for j in config["scrape_configs"]}
     for process in PROCESSES:
-        setting = APIS[process][1] if process in APIS else process.replace("-", "_") + "_metrics_port"
+        setting = HTTP_PROCESSES[process][1] if process in HTTP_PROCESSES else process.replace("-", "_") + "_metrics_port"
         assert f"127.0.0.1:{getattr(s, setting)}" in targets[process], process
     assert f"127.0.0.1:{s.temporal_sdk_metrics_port}" in targets["worker"]
     assert config["rule_files"] == ["rules.yml"]
