@@ -5,7 +5,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-faults test-unit bench clean-var observe
+.PHONY: dev test test-faults test-unit fuzz audit bench clean-var observe
 
 $(VENV)/bin/python:
 	@py=$$(command -v python3.11 || command -v python3 || true); \
@@ -33,6 +33,19 @@ test-faults: $(STAMP)
 ## test-unit: pure logic only, no servers
 test-unit: $(STAMP)
 	$(VENV)/bin/python -m pytest tests/unit -q
+
+## fuzz: each atheris target for FUZZ_SECONDS (default 60); crashing inputs land in var/fuzz/crashes/
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= policy household_import national_export
+fuzz: $(STAMP)
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		$(VENV)/bin/python tests/fuzz/run.py $$t --seconds $(FUZZ_SECONDS) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in$$failed (inputs in var/fuzz/crashes/)" >&2; exit 1; fi
+
+## audit: pip-audit of the installed packages (skipped with the reason printed when no vulnerability service answers)
+audit: $(STAMP)
+	$(VENV)/bin/python .ci/audit.py
 
 ## bench: every bench/*.py in turn (each prints one JSON object on its last line); figures gathered in bench/results.json
 bench: $(STAMP)

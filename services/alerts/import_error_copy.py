@@ -11,8 +11,15 @@ from services.alerts.import_columns import BY_KEY, normalize_header
 from services.alerts.import_reader import Table, csv_rows, decode_csv
 from services.alerts.import_rows import RowError
 
-
 ERROR_HEADER = "错误说明"
+
+
+def writable(v):
+    """A value a worksheet can hold: control characters (which a CSV, or a reason quoting its
+    cell, may carry) dropped from text, since openpyxl refuses them and the copy would be lost."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
 
 
 def error_workbook(content: bytes, table: Table, errors: list[RowError]) -> bytes:
@@ -34,7 +41,7 @@ def error_workbook(content: bytes, table: Table, errors: list[RowError]) -> byte
         for n, values in csv_rows(text):
             for i, v in enumerate(values, start=1):
                 if v != "":
-                    ws.cell(n, i).value = v
+                    ws.cell(n, i).value = writable(v)
                     ws.cell(n, i).number_format = "@"
     header_row = table.header_row
     error_col = None
@@ -73,7 +80,7 @@ def error_workbook(content: bytes, table: Table, errors: list[RowError]) -> byte
                 else f"【{e.column}】{e.reason}"
             if reason not in reasons:
                 reasons.append(reason)
-        cell = ws.cell(n, error_col, ";".join(reasons))
+        cell = ws.cell(n, error_col, writable(";".join(reasons)))
         cell.font = Font(color="C00000")
         cell.fill = row_fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -104,7 +111,7 @@ def streamed_error_workbook(rows: Iterable[tuple[int, Sequence]], header_row: in
         by_row[e.row].append(e)
     width = max(columns.values()) + 1
     for n, values in rows:
-        values = list(values)
+        values = [writable(v) for v in values]
         if n == header_row:
             width = max(width, len(values))
             head = WriteOnlyCell(ws, ERROR_HEADER)
@@ -124,7 +131,7 @@ def streamed_error_workbook(rows: Iterable[tuple[int, Sequence]], header_row: in
             cells.append(cell)
         reasons = list(dict.fromkeys(e.reason if not e.column or e.column in e.reason else f"【{e.column}】{e.reason}"
                                      for e in row_errors))
-        note = WriteOnlyCell(ws, ";".join(reasons))
+        note = WriteOnlyCell(ws, writable(";".join(reasons)))
         note.font, note.fill = red, row_fill
         ws.append([*cells, note])
     out = io.BytesIO()

@@ -81,15 +81,24 @@ def _workbook(content: bytes):
 
 
 def _sheet_rows(wb, name: str, kind: str, max_row: int | None = None) -> Iterator[tuple[int, list]]:
-    if kind == "xlsx":
-        rows = wb.stream_sheet_by_name(name, max_row=max_row) if max_row is not None \
-            else wb.stream_sheet_by_name(name)
-    else:
-        rows = wb.get_sheet_by_name(name).iter_rows()
-    for n, values in enumerate(rows, start=1):
-        yield n, values
-        if max_row is not None and n > max_row:
-            return
+    """The rows of a sheet; a sheet damaged further in (calamine decodes it as it streams) is an
+    ImportFileError naming the last row read, not an exception out of the reader."""
+    from python_calamine_plus import CalamineError
+
+    n = 0
+    try:
+        if kind == "xlsx":
+            rows = wb.stream_sheet_by_name(name, max_row=max_row) if max_row is not None \
+                else wb.stream_sheet_by_name(name)
+        else:
+            rows = wb.get_sheet_by_name(name).iter_rows()
+        for n, values in enumerate(rows, start=1):
+            yield n, values
+            if max_row is not None and n > max_row:
+                return
+    except CalamineError as e:
+        raise ImportFileError(f"工作表“{name}”第 {n} 行之后的内容已损坏,无法读取:{type(e).__name__} "
+                              "(damaged worksheet)", 415) from None
 
 
 def _visible_sheets(wb) -> list[str]:
