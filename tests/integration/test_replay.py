@@ -10,9 +10,9 @@ under `histories/`; re-record them only when an incompatible change is guarded b
 writes `histories/<WorkflowType>-<8 hex>.json` for every workflow type below (delete the
 old file of that type in the same commit):
   - `PolicyTaskWorkflow`: a task through two months with an 签收 action;
-  - `AlertCaseWorkflow`: a case through 核查 (on its last day, after its two reminders) → 公示 (ended by
-    its timer) → 认定 → 帮扶 (a plan of two measures) → 回访 (two monthly visits), about
-    three months of timers.
+  - `AlertCaseWorkflow`: a case through 核查 (on its last day, after its two reminders)
+    → 公示 (ended by its timer) → 认定 → 帮扶 (a plan of two measures) → 回访 (two
+    monthly visits, the second after its reminders): about three months of timers.
 """
 
 import os
