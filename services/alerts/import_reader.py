@@ -117,9 +117,16 @@ def _xlsx_sheets(content: bytes):
 
 
 def _numbered(ws) -> Iterable[tuple[int, tuple]]:
+    """The rows of a sheet, read as they stream from the file: a sheet damaged further in is an
+    ImportFileError naming the last row read."""
     ws.reset_dimensions()  # some writers record a wrong size; read every row there is
-    for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
-        yield n, tuple(values)
+    n = 0
+    try:
+        for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            yield n, tuple(values)
+    except Exception as e:  # noqa: BLE001 (zipfile, XML and openpyxl errors alike for a damaged sheet)
+        raise ImportFileError(f"工作表“{ws.title}”第 {n} 行之后的内容已损坏,无法读取:{type(e).__name__} "
+                              "(damaged worksheet)", 415) from None
 
 
 def is_blank(v: Any) -> bool:

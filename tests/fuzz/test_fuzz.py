@@ -91,6 +91,7 @@ def test_a_target_lets_other_exceptions_through():
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).with_name("regressions").iterdir()), ids=lambda p: p.name[:30])
 def test_inputs_the_fuzzer_once_crashed_on_are_refused_clearly(path):
-    """A workbook damaged past its header (calamine's XmlError escaped the national reader) and
-    files whose cells hold control characters (openpyxl refused them in the error copy)."""
+    """Workbooks damaged past their header (calamine's XmlError escaped the national reader, a
+    zip CRC error openpyxl's streaming reader of our template) and files whose cells hold control
+    characters (openpyxl refused them in the error copy)."""
     TARGETS[path.name.split("-crash-")[0]](path.read_bytes())
