@@ -78,11 +78,14 @@ def written() -> dict[tuple[str, str, str], dict[str, bool]]:
 
 
 def render(observed: dict) -> str:
+    """The role table; the document's later sections (## …, written by test_authority_scopes.py) are kept."""
     header = "| service | method | path | " + " | ".join(ROLE_USERS) + " |\n"
     header += "|" + " --- |" * (3 + len(ROLE_USERS)) + "\n"
     body = "".join(f"| {s} | {m} | `{p}` | " + " | ".join("✓" if observed[(s, m, p)][r] else "✗" for r in ROLE_USERS)
                    + " |\n" for s, m, p in sorted(observed))
-    return HEAD + header + body
+    text = DOC.read_text(encoding="utf-8")
+    later = re.search(r"^## ", text, re.MULTILINE)
+    return HEAD + header + body + ("\n" + text[later.start():] if later else "")
 
 
 @pytest.fixture
