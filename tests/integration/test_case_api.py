@@ -8,7 +8,7 @@ import asyncio
 import re
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -130,13 +130,14 @@ def test_cases_through_the_api(alerts, login, database_url):
 
     # ---- refusals before and by the workflow
     assert alerts.get(f"/api/cases/{late}", headers=township).status_code == 404, "another township's case is unseen"
-    today = date.today().isoformat()
+    local_today = datetime.now(TZ).date()  # the cases' days are Asia/Shanghai days
+    today = local_today.isoformat()
     visit = {"visited_on": today, "visitors": ["张三", "村支书李四"], "findings": "入户核实:医疗支出大,收入下降"}
     r = alerts.post(f"/api/cases/{case_a}/verify", headers=rsj, json=visit)
     assert r.status_code == 403 and "乡镇" in r.json()["detail"], "a department is not the household's township"
     r = alerts.post(f"/api/cases/{case_a}/verify", headers=township, json={**visit, "findings": ""})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "findings"
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today + timedelta(days=1)).isoformat()
     r = alerts.post(f"/api/cases/{case_a}/verify", headers=township, json={**visit, "visited_on": tomorrow})
     assert r.status_code == 422
     assert r.json()["errors"] == [{"field": "visited_on", "reason": "入户日期不能晚于今天 (visited_on is in the future)",
@@ -192,7 +193,7 @@ def test_cases_through_the_api(alerts, login, database_url):
     far = rows(dsn, "SELECT id FROM common.units WHERE region_code NOT LIKE '532325%%' AND kind = 'department' "
                     "ORDER BY id LIMIT 1")[0]["id"]
     measure = {"kind": "employment", "unit_id": unit_id(dsn, "县人力资源和社会保障局"),
-               "due_date": (date.today() + timedelta(days=30)).isoformat(), "content": "安排公益性岗位一个"}
+               "due_date": (local_today + timedelta(days=30)).isoformat(), "content": "安排公益性岗位一个"}
     r = alerts.post(f"/api/cases/{case_b}/plan", headers=township, json={"measures": [{**measure, "unit_id": far}]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "measures.0.unit_id"
     r = alerts.post(f"/api/cases/{case_b}/plan", headers=township, json={"measures": [{**measure, "kind": "lottery"}]})
