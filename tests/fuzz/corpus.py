@@ -13,7 +13,7 @@ from pathlib import Path
 
 from docx import Document as DocxDocument
 from openpyxl import Workbook
-from targets import CELLS_AS_WORKBOOK, CREATE_REGIONS, VILLAGES
+from targets import CELLS_AS_WORKBOOK, CREATE_REGIONS, VILLAGES, WITH_KNOWN_UNITS
 
 from services.alerts.import_columns import TEMPLATE_COLUMNS
 from services.alerts.template import template_xlsx
@@ -23,7 +23,6 @@ from national_exports import HEADERS, TITLES, export, family, person
 
 SEEDS = Path(__file__).resolve().parents[2] / "services" / "demo" / "seeds"
 TXT, DOCX, XLSX, HTML, BARE = 0, 1, 2, 3, 4  # policy selectors (targets.POLICY_NAMES)
-KNOWN = 0x80
 TASK_TABLE = [["序号", "任务名称", "任务要求及举措", "牵头单位", "责任单位", "完成时限"],
               ["1", "稳定务工就业", "开展职业技能培训。", "县人社局", "县农业农村局、各乡镇人民政府", "12月底"],
               ["2", "落实社会救助", "将符合条件的脱贫人口纳入低保。", "", "*县民政局\n县医保局", "2023年6月30日前"]]
@@ -41,11 +40,11 @@ def policy_seeds() -> list[bytes]:
     for path in sorted(SEEDS.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
         excerpt = text[:1500]
-        out += [bytes([TXT]) + text.encode(), bytes([TXT | KNOWN]) + excerpt.encode(),
+        out += [bytes([TXT]) + text.encode(), bytes([TXT | WITH_KNOWN_UNITS]) + excerpt.encode(),
                 bytes([BARE]) + excerpt.encode("gb18030"), bytes([DOCX]) + _docx(excerpt.splitlines()),
                 bytes([HTML]) + f"<html><head><meta charset='utf-8'></head><body><p>{excerpt}</p></body></html>"
                 .replace("\n", "</p><p>").encode()]
-    out += [bytes([DOCX | KNOWN]) + _docx(["某县重点任务分工表"], TASK_TABLE), bytes([XLSX]) + _xlsx(TASK_TABLE),
+    out += [bytes([DOCX | WITH_KNOWN_UNITS]) + _docx(["某县重点任务分工表"], TASK_TABLE), bytes([XLSX]) + _xlsx(TASK_TABLE),
             bytes([TXT]) + "\n".join("|".join(r) for r in TASK_TABLE).encode()]
     return out
 

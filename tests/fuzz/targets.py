@@ -40,8 +40,9 @@ POLICY_NAMES = ("政策.txt", "政策.docx", "任务分工表.xlsx", "政策.htm
 KNOWN_UNITS = {"县财政局", "县人力资源和社会保障局", "县农业农村局", "县乡村振兴局", "各乡镇人民政府"}
 IMPORT_NAMES = ("农户.xlsx", "农户.csv", "农户", "农户.xlsm", "农户.CSV")
 NATIONAL_NAMES = ("监测对象信息.xlsx", "监测对象信息.csv", "监测对象信息", "行政村信息.xls", "行政村信息.CSV")
-CELLS_AS_WORKBOOK = 0x80  # selector bit: the body is CSV text, written into an .xlsx cell by cell
-CREATE_REGIONS = 0x40  # selector bit: unknown townships and villages are planned (--create-regions)
+WITH_KNOWN_UNITS = 0x80  # policy selector bit: the region's unit names are given to the parser
+CELLS_AS_WORKBOOK = 0x80  # import selector bit: the body is CSV text, written into an .xlsx cell by cell
+CREATE_REGIONS = 0x40  # import selector bit: unknown townships and villages are planned (--create-regions)
 
 VILLAGES = [
     Village("532325100201", "栋川东村", "532325100000", "栋川镇", "532325000000", "姚安县"),
@@ -81,7 +82,7 @@ def policy_document(data: bytes) -> None:
     """An uploaded policy document (text in any encoding, Word, Excel task table, web page) → its task list."""
     selector, name, body = split(data, POLICY_NAMES)
     try:
-        doc = parse_bytes(body, name, KNOWN_UNITS if selector & 0x80 else None)
+        doc = parse_bytes(body, name, KNOWN_UNITS if selector & WITH_KNOWN_UNITS else None)
     except ParseError as e:
         check_parse_error(e)
         return
