@@ -180,7 +180,8 @@ def require(*roles: str):
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        # async: no I/O here, and a sync dependency would cost a trip through the thread pool
         if roles and not principal.has_role(*roles):
             wanted = "、".join(ROLE_LABELS[r] for r in roles)
             raise HTTPException(status_code=403, detail=f"无权操作:需要角色 {wanted} (forbidden)")
