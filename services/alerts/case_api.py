@@ -13,7 +13,7 @@ units must exist in the household's county (422). A refusal by the validator its
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -51,6 +51,7 @@ READERS = ("office_admin", "leader", "unit_head", "unit_staff", "data_entry")  #
 TOWNSHIP = ("unit_staff", "unit_head", "office_admin")  # 核查、帮扶计划、回访: the township (or the office)
 COUNTY = ("office_admin",)  # 认定、不予认定、风险消除、继续监测
 REFUSAL_STATUS = {"forbidden": 403, "state": 409, "content": 422}
+QUERY_TIMEOUT = timedelta(seconds=10)
 COUNT_KEYS = ("open", "green", "amber", "red", "escalated", "identifying", "monitored", "basic_support",
               "eliminated", "rejected")
 
@@ -155,10 +156,13 @@ def _check_units(conn, case: dict, measures: tuple[Measure, ...]) -> None:
 
 
 async def _state(client: Client, case_id: int) -> CaseState:
+    """The workflow's own state (the read model may lag a clock event behind); no worker within the timeout: 409."""
+    handle = client.get_workflow_handle(case_workflow_id(case_id))
     try:
-        return await client.get_workflow_handle(case_workflow_id(case_id)).query(AlertCaseWorkflow.case_state)
+        return await handle.query(AlertCaseWorkflow.case_state, rpc_timeout=QUERY_TIMEOUT)
     except (WorkflowQueryFailedError, RPCError) as e:
-        raise HTTPException(status_code=409, detail=f"案件的工作流不可用或已结束 ({getattr(e, 'message', e)})") from None
+        reason = getattr(e, "message", None) or str(e)
+        raise HTTPException(status_code=409, detail=f"案件的工作流不可用或已结束 ({reason})") from None
 
 
 async def _act(request: Request, p: Principal, client: Client, case_id: int, key: str | None, name: str,
