@@ -5,7 +5,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-faults test-unit fuzz audit bench clean-var observe
+.PHONY: dev test test-faults test-unit test-e2e chromium fuzz audit bench clean-var observe
 
 $(VENV)/bin/python:
 	@py=$$(command -v python3.11 || command -v python3 || true); \
@@ -23,8 +23,27 @@ dev: $(STAMP)
 	$(VENV)/bin/xianjie dev
 
 ## test: the whole suite (it starts its own servers on free ports)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(VENV)/bin/python -m pytest tests -q
+
+## test-e2e: the browser tests only (Playwright driving Debian's Chromium; screenshots in tests/e2e/screenshots/)
+test-e2e: $(STAMP) chromium
+	$(VENV)/bin/python -m pytest tests/e2e -q
+
+## chromium: Debian's chromium and a Chinese font for the browser tests, installed when run as root;
+## otherwise it says why and the browser tests skip
+CHROMIUM_PACKAGES := chromium fonts-wqy-microhei
+chromium:
+	@if [ -x "$${XIANJIE_CHROMIUM:-/usr/bin/chromium}" ]; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "no Chromium: the browser tests (tests/e2e) will be skipped; install it with: sudo apt-get install $(CHROMIUM_PACKAGES)" >&2; \
+	else \
+		echo "installing Debian's $(CHROMIUM_PACKAGES) for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; } || \
+		echo "could not install chromium: the browser tests (tests/e2e) will be skipped" >&2; \
+	fi
 
 ## test-faults: kill -9 the consumer, relay, broker, worker and Temporal under load; prints lost / duplicated / stuck
 test-faults: $(STAMP)

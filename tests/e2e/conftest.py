@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_browser():
     """Debian's Chromium under Playwright, or a skip naming how to get it."""
     if not CHROMIUM.exists():
@@ -147,11 +147,11 @@ class Processes:
             log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(playwright_browser, pg_server, database_names, servers_dir, tmp_path_factory):
     """The whole system on free ports, in a database of its own (demo units and users, no
     policies); the processes' logs stay in pytest's temporary folder (e2e-logs*); `.url` is the portal's address, `.dsn` the database, `.skip(days)` moves
-    Temporal's clock. Session-scoped: the browser journeys build on one another."""
+    Temporal's clock. One for the package (stopped after its last test): the journeys build on one another."""
     from services.common.devstack import EmbeddedBroker, create_database, drop_database, free_port, venv_binary
 
     name = database_names.next()

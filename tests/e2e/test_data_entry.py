@@ -127,3 +127,6 @@ def test_an_excel_batch_with_one_bad_row_shows_progress_and_the_error_file(deskt
     d.page.click("button:has-text('查询')")
     assert "张三" in d.page.inner_text("table") and GOOD_ID not in d.page.inner_text("table")
     d.check()
+    phone.page.click("nav >> text=农户")
+    phone.check()
+    phone.shot("households")
