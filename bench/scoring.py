@@ -212,14 +212,15 @@ def publish(envelopes: list) -> dict:
 def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
     import psycopg
     from outbox_relay import joined, start_group_at
+    from psycopg.rows import dict_row
 
     from services.assessment.consumer import build_consumer
     from services.common.consumer_base import poll_and_apply
     from services.common.kafka import make_consumer, make_producer
 
     ec = build_consumer()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        before = conn.execute("SELECT count(*) FROM assessment.facts").fetchone()[0]
+    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:  # as run_consumer connects
+        before = conn.execute("SELECT count(*) AS n FROM assessment.facts").fetchone()["n"]
         group = f"bench-assessment-{uuid.uuid4().hex[:8]}"
         start_group_at(group, start)
         consumer, producer = make_consumer(group, TOPIC), make_producer()
@@ -237,7 +238,7 @@ def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
         finally:
             consumer.close()
             producer.close()
-        facts = conn.execute("SELECT count(*) FROM assessment.facts").fetchone()[0] - before
+        facts = conn.execute("SELECT count(*) AS n FROM assessment.facts").fetchone()["n"] - before
     if dead:
         raise RuntimeError(f"{dead} of {n} events went to the dead letters")
     return elapsed, join_s, facts
@@ -261,6 +262,9 @@ def run_ingest(n: int) -> dict:
         envelopes = step_envelopes(n)
         start = publish(envelopes)
         del envelopes
+        from services.common.consumer_base import tune_gc_for_batches
+
+        tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
         raw_s, raw_join = bench_raw_consume(n, start)
         raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)
         ingest_s, join_s, facts = bench_ingest(st.dsn, n, start)
