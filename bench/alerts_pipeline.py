@@ -24,6 +24,8 @@ Measures, in one run and against the same PostgreSQL and broker:
       commit, then the Kafka offsets). p50 / p99 over the events whose alert rows
       carry them as `last_event_id` (the events that raised or updated an alert),
       and over all events.
+  Memory: the resident memory of this process (the consumer) after the first tenth of
+  (2) and at its end, which must stay flat (issue 11: after 1,000,000 events).
 
 Goals (the issue): pipeline / raw consume >= 0.5, 1,000,000 events in <= 2 minutes,
 p99 event -> committed alert <= 1 s at 1,000 events/s.
@@ -64,7 +66,7 @@ import orjson  # noqa: E402
 import psycopg  # noqa: E402
 from kafka.structs import TopicPartition  # noqa: E402
 
-from bench.outbox_relay import joined, line, rate, stack, start_group_at  # noqa: E402
+from bench.outbox_relay import joined, line, rate, rss_mb, stack, start_group_at  # noqa: E402
 
 TOPIC = "household.events"
 EVENT_TYPE = "household.record.saved"
@@ -317,6 +319,7 @@ class Pipeline:
         self.batch_seconds: list[float] = []
         self.dead = 0
         self.duplicates = 0
+        self.rss_warm_mb = self.rss_end_mb = 0.0  # resident memory after the first tenth of a run, and at its end
 
     def step(self, on_applied=None) -> int:
         """One poll_and_apply; the events it applied (duplicates of a replay are not counted)."""
@@ -346,12 +349,15 @@ class Pipeline:
         rejoin_before = self.rejoin_seconds
         while seen < n:
             seen += self.step()
+            if not self.rss_warm_mb and seen >= n // 10:
+                self.rss_warm_mb = rss_mb()
             now = time.perf_counter()
             if now - shown > 15:
                 shown = now
                 print(f"    ... {seen} events, {rate(seen, now - started):,.0f} /s", flush=True)
             if now - started > limit_s:
                 raise RuntimeError(f"the pipeline handled only {seen} of {n} events in {limit_s} s")
+        self.rss_end_mb = rss_mb()
         return time.perf_counter() - started - (self.rejoin_seconds - rejoin_before)
 
     def close(self) -> None:
@@ -493,6 +499,9 @@ def main() -> int:
                   f"{percentile(bs, 0.5) * 1000:.0f} ms, max {max(bs, default=0) * 1000:.0f} ms; "
                   f"{pipe.duplicates} duplicates, {pipe.dead} dead letters; {pipe.rejoins} rejoins after a "
                   f"refused commit ({pipe.rejoin_seconds:.1f} s, excluded)", flush=True)
+            print(f"    resident memory of the consumer process: {pipe.rss_warm_mb:.0f} MB after {n // 10} events, "
+                  f"{pipe.rss_end_mb:.0f} MB after {n} (growth {pipe.rss_end_mb - pipe.rss_warm_mb:+.0f} MB; "
+                  f"goal: flat)", flush=True)
             if pipe.dead:
                 raise RuntimeError(f"{pipe.dead} events went to the dead-letter topic")
             with psycopg.connect(st.dsn) as conn:
@@ -527,6 +536,7 @@ def main() -> int:
         "max_poll_records": args.max_poll_records,
         "raw_per_s": round(raw), "pipeline_per_s": round(pipeline), "ratio": round(ratio, 3),
         "seconds": round(pipe_s, 1), "rejoins": pipe.rejoins, "profiled": bool(args.profile),
+        "rss_warm_mb": round(pipe.rss_warm_mb), "rss_end_mb": round(pipe.rss_end_mb),
     }
     if lat:
         result.update({"steady_rate": args.steady_rate, "steady_events": lat["events"],

@@ -109,6 +109,12 @@ def rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory now (not the peak), in MB, from /proc: for memory that must stay flat under load."""
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def line(label: str, n: int, seconds: float) -> float:
     r = rate(n, seconds)
     print(f"  {label:<44} {n:>8} in {seconds:7.2f} s  = {r:>10,.0f} /s", flush=True)

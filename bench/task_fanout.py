@@ -80,6 +80,7 @@ import psycopg  # noqa: E402
 import yaml  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
+from bench.outbox_relay import rss_mb  # noqa: E402
 from services.common.devstack import ServerProcess, http_problem  # noqa: E402
 
 CHUNK = 200  # start_pending's default limit: the concurrency of the project's starts
@@ -207,6 +208,8 @@ class StepSampler:
         self.started = time.perf_counter()
         self.reached: dict[int, float] = {}
         self.targets: list[int] = []
+        self.rss_at: int | None = None  # when the count first reaches it, note this process's resident memory
+        self.rss_warm_mb: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="step-sampler", daemon=True)
 
@@ -229,6 +232,8 @@ class StepSampler:
                 for t in self.targets:
                     if n >= t and t not in self.reached:
                         self.reached[t] = now - self.started
+                if self.rss_at is not None and self.rss_warm_mb is None and n >= self.rss_at:
+                    self.rss_warm_mb = rss_mb()
                 self._stop.wait(self.every_s)
 
 
@@ -388,6 +393,7 @@ class StarterRun:
     steps: int              # new rows in tasks.steps when the phase ended
     steps_s: float          # until `target` rows (or the last new row, when it stalled)
     complete: bool
+    rss_warm_mb: float | None  # this process (starter + worker) when a tenth of the steps were open
 
 
 async def run_starter_phase(client, pool, queue: str, dsn: str, target: int | None, chunk: int) -> StarterRun:
@@ -400,6 +406,7 @@ async def run_starter_phase(client, pool, queue: str, dsn: str, target: int | No
     with StepSampler(dsn, baseline) as sampler:
         if target:
             sampler.targets.append(target)
+            sampler.rss_at = target // 10
         t0 = sampler.started
         while n := await start_pending(client, pool, queue, limit=chunk):
             tasks += n
@@ -409,11 +416,12 @@ async def run_starter_phase(client, pool, queue: str, dsn: str, target: int | No
             await asyncio.sleep(0.2)
             now = time.perf_counter()
             if target is not None and target in sampler.reached:
-                return StarterRun(tasks, start_s, sampler.count, sampler.reached[target], True)
+                return StarterRun(tasks, start_s, sampler.count, sampler.reached[target], True, sampler.rss_warm_mb)
             if sampler.count and now - sampler.last_change > quiet:
-                return StarterRun(tasks, start_s, sampler.count, sampler.last_change - t0, target is None)
+                return StarterRun(tasks, start_s, sampler.count, sampler.last_change - t0, target is None,
+                                  sampler.rss_warm_mb)
             if now - t0 > PHASE_TIMEOUT_S:
-                return StarterRun(tasks, start_s, sampler.count, now - t0, False)
+                return StarterRun(tasks, start_s, sampler.count, now - t0, False, sampler.rss_warm_mb)
 
 
 # ---------------------------------------------------------------------------
@@ -631,6 +639,11 @@ async def temporal_phases(st: Stack, args, run: str) -> dict:
             history_s, history = await wait_quiet(st.dsn, "SELECT count(*) FROM tasks.step_history")
             print(f"  the worker's other work (timers already due) ended {history_s:.1f} s later; "
                   f"tasks.step_history {history} rows", flush=True)
+            rss_end = rss_mb()
+            if fan.rss_warm_mb is not None:
+                print(f"  resident memory of this process (starter + worker): {fan.rss_warm_mb:.0f} MB when a tenth "
+                      f"of the steps were open, {rss_end:.0f} MB at the end (growth "
+                      f"{rss_end - fan.rss_warm_mb:+.0f} MB; goal: flat)", flush=True)
         out.update(
             probe_tasks=probe_tasks, steps_per_copy=per_copy, copies=copies, publish_s=round(publish_s, 1),
             tasks=fan.tasks, raw_starts=n_raw, raw_starts_per_s=round(raw),
@@ -640,6 +653,8 @@ async def temporal_phases(st: Stack, args, run: str) -> dict:
             start_ratio_vs_raw_with_worker=round(task_rate / raw_with_worker, 3) if raw_with_worker else None, steps_opened=fan.steps if not fan.complete else target,
             steps_target=target, steps_s=round(fan.steps_s, 1), steps_per_s=round(steps_rate),
             steps_complete=fan.complete,
+            worker_rss_warm_mb=round(fan.rss_warm_mb) if fan.rss_warm_mb is not None else None,
+            worker_rss_end_mb=round(rss_end),
         )
     return out
 
@@ -697,7 +712,8 @@ def main() -> int:
         "healthz_per_s": round(inbox["raw_per_s"]),
         **{k: result[k] for k in ("tasks", "raw_starts", "raw_starts_with_worker_per_s", "start_ratio_vs_raw_with_worker", "raw_completions_per_s",
                                   "copies",
-                                  "steps_per_copy", "steps_target", "steps_complete", "steps_s", "publish_s")},
+                                  "steps_per_copy", "steps_target", "steps_complete", "steps_s", "publish_s",
+                                  "worker_rss_warm_mb", "worker_rss_end_mb")},
         "load_avg_start": round(load_start, 1),
         "load_avg_end": round(os.getloadavg()[0], 1),
         "wall_s": round(time.perf_counter() - wall, 1),
