@@ -3,9 +3,9 @@ one running system: the office imports seed 000 and publishes it; 县人社局 a
 and submits a 月报, the office returns it, the department resubmits and the office
 approves; two weeks later (Temporal's clock moved on) the steps nobody acknowledged
 are overdue and reach the leader, who gives a 批示 that the unit's clerk — given a login
-by the office — reads on the step; the leader's
-ranking leads to a unit's score explanation. Each main page is also opened on a
-375 px phone and photographed under tests/e2e/screenshots/."""
+by the office — reads on the step; the leader's ranking leads to a unit's score
+explanation and on to a step behind it. Each main page is also opened on a 375 px phone
+and photographed under tests/e2e/screenshots/."""
 
 import re
 import time
@@ -242,19 +242,22 @@ def test_the_leader_follows_a_ranking_to_the_explanation_of_a_score(desktop, pho
     d.page.wait_for_selector("#trend canvas")  # ECharts drew the monthly trend
     d.check()
     d.shot("ranking")
-    unit = ranking.first.locator("td").nth(1).inner_text()
+    score = ranking.first.locator("td").nth(2).inner_text()
     ranking.first.locator("a:has-text('得分说明')").click()
     main = d.page.inner_text("main")
-    assert f"得分说明 · {year}" in main and "总分" in main and "第 1 名" in main, main[:300]
+    assert f"得分说明 · {year}" in main and f"总分 {score}" in main and "第 1 名" in main, main[:300]
     assert d.page.locator("table tbody tr").count() >= 1, "indicator lines with their formula and facts"
     d.check()
     d.shot("score-explanation")
+    explanation = d.page.url
+    d.page.locator("table a:has-text('步骤')").first.click()  # a fact behind a line, down to its step
+    assert "办理记录" in d.page.inner_text("main") and "/steps/" in d.page.url
+    d.check()
 
     phone.login("yaoan_leader")
     phone.page.goto(f"/overview?year={year}")
     phone.check()
     phone.shot("ranking")
-    phone.page.goto(d.page.url)
+    phone.page.goto(explanation)
     phone.check()
     phone.shot("score-explanation")
-    assert unit
