@@ -52,7 +52,7 @@ def _zip_has(data: bytes, name: str) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             return name in z.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):  # NotImplementedError: zip version
         return False
 
 
