@@ -1,7 +1,7 @@
 """A case's page (案件详情) as the API returns it: the case with its labels, the
 household with ID numbers and phones masked, the deadlines and SLA, the timeline,
-visits, plan measures, decisions, escalations, and which actions the viewer may take
-now — read from the read model, assembled by pure functions."""
+visits, plan measures, decisions, escalations, which actions the viewer may take
+now and what their forms choose from — read from the read model, assembled by pure functions."""
 
 from __future__ import annotations
 
@@ -88,8 +88,15 @@ def household_part(h: dict) -> dict:
             "phone": mask_phone(h.get("phone"))}
 
 
+def choices(rules: dict, units: list[dict]) -> dict:
+    """What the action forms choose from: monitoring kinds, the measure catalogue, the units a measure may go to."""
+    return {"monitoring_kinds": list(rules["monitoring_kinds"]),
+            "measure_kinds": [{"kind": k, "label": v.get("label", k)} for k, v in rules["measure_catalogue"].items()],
+            "units": [{"id": u["id"], "name": u["name"], "kind": u["kind"]} for u in units]}
+
+
 def assemble(case: dict, household: dict, members: list[dict], events: list[dict], measures: list[dict],
-             escalations: list[dict], groups: list[dict], rules: dict, p: Principal) -> dict:
+             escalations: list[dict], groups: list[dict], rules: dict, p: Principal, units: list[dict] = ()) -> dict:
     timeline = [timeline_item(e) for e in events]
     return {
         "case": {**case, "stage_label": STAGE_LABELS[case["stage"]], "status_label": STATUS_LABELS[case["status"]],
@@ -105,6 +112,7 @@ def assemble(case: dict, household: dict, members: list[dict], events: list[dict
         "escalations": escalations,
         "alert_groups": groups,
         "available_actions": available_actions(case, p),
+        "choices": choices(rules, units),
         "as_of": datetime.now().astimezone(),
     }
 
@@ -112,6 +120,7 @@ def assemble(case: dict, household: dict, members: list[dict], events: list[dict
 def page_of(conn: psycopg.Connection, case_id: int, p: Principal) -> dict:
     """The page of a visible case (the caller has checked it exists and lies in the jurisdiction)."""
     case = repo.case_page(conn, case_id)
+    units = repo.county_units(conn, case["county_code"]) if case["stage"] == "plan" else []
     return assemble(case, repo.household_for_notice(conn, case["household_id"]), repo.members(conn, case["household_id"]),
                     repo.timeline(conn, case_id), repo.case_measures(conn, case_id), repo.case_escalations(conn, case_id),
-                    repo.case_groups(conn, case_id), case_rules(case["village_code"]), p)
+                    repo.case_groups(conn, case_id), case_rules(case["village_code"]), p, units)

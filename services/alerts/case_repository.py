@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from services.common.units import code_prefix
+
 # The SLA colour as the read model computes it between two wake-ups of a workflow
 # (the same rule as case_deadlines.sla_state).
 SLA = """CASE WHEN c.status <> 'open' OR c.due_at IS NULL THEN 'green'
@@ -262,6 +264,12 @@ def units_by_id(conn: psycopg.Connection, unit_ids: list[int]) -> dict[int, dict
     rows = conn.execute("SELECT id, name, kind, region_code, confirmed FROM common.units WHERE id = ANY(%s)",
                         (unit_ids,)).fetchall()
     return {r["id"]: r for r in rows}
+
+
+def county_units(conn: psycopg.Connection, county_code: str) -> list[dict]:
+    """The confirmed units a plan's measures may go to: the county's departments and townships."""
+    return conn.execute("SELECT id, name, kind FROM common.units WHERE region_code LIKE %s AND confirmed "
+                        "AND kind <> 'village' ORDER BY region_code, id", (code_prefix(county_code) + "%",)).fetchall()
 
 
 def counts_by_township(conn: psycopg.Connection, prefix: str) -> list[dict]:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.portal import (
     admin_pages,
     auth_pages,
+    case_pages,
     data_pages,
     downloads,
     entry_pages,
@@ -53,7 +54,7 @@ def create_portal(clients: dict[str, httpx.Client] | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # entry_pages before data_pages: /households/new is not a /households/{household_id}
     for module in (auth_pages, work_pages, office_pages, leader_pages, admin_pages, rule_pages, entry_pages,
-                   data_pages, downloads):
+                   data_pages, case_pages, downloads):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

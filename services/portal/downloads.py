@@ -1,4 +1,5 @@
-"""Files the APIs produce (Excel exports, templates, error files, attachments, originals),
+"""Files the APIs produce (Excel exports, templates, error files, attachments, originals,
+a case's printable 公示),
 fetched with the user's token: a browser link cannot carry the bearer token itself.
 Only the download routes below pass; nothing else of the APIs is reachable this way."""
 
@@ -18,7 +19,7 @@ DOWNLOADS = {
     "tasks": re.compile(r"^api/(inbox|escalations|progress)$|^api/attachments/\d+$|^api/policies/\d+/original$"
                         r"|^api/ledgers/\d+/export$"),
     "alerts": re.compile(r"^api/households/(template|export)\.xlsx$|^api/alerts/export\.xlsx$"
-                         r"|^api/import-jobs/[\w-]+/errors\.xlsx$"),
+                         r"|^api/import-jobs/[\w-]+/errors\.xlsx$|^api/cases/\d+/notice$"),
     "assessment": re.compile(r"^api/bulletins/\d+/(xlsx|html)$"),
 }
 PASSED_HEADERS = ("content-type", "content-disposition")

@@ -34,6 +34,9 @@ NAV = (
     ("/households/import", "批量导入", {"data_entry", "office_admin"}, "下载模板,上传 Excel 批量导入农户"),
     ("/rules", "预警规则", {"office_admin", "leader"}, "生效的监测预警规则及其依据,静默"),
     ("/alerts", "预警", {"office_admin", "leader", "data_entry", "unit_staff", "unit_head"}, "防返贫监测预警"),
+    ("/cases", "预警个案", {"office_admin", "leader", "data_entry", "unit_staff", "unit_head"},
+     "预警户的核查、认定、帮扶与回访,各环节期限"),
+    ("/cases/townships", "个案分布", {"office_admin", "leader"}, "各乡镇预警个案数:正常、临期、逾期、督办"),
     ("/notifications", "通知", {"office_admin", "leader", "unit_staff", "unit_head", "data_entry", "ops"},
      "提醒、退回、批示等通知"),
 )
@@ -102,6 +105,15 @@ def local_time(value: str | None) -> str:
     return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
+def deadline(value: str | None) -> str:
+    """A deadline as people say it: the midnight after a due day is `2023-05-06 24:00`, not the next day's 00:00."""
+    shown = local_time(value)
+    if not shown.endswith(" 00:00"):
+        return shown
+    day = date.fromisoformat(shown[:10]) - timedelta(days=1)
+    return f"{day.isoformat()} 24:00"
+
+
 def local_date(value: str | None) -> str:
     return local_time(value)[:10] if value and "T" in value else (value or "")
 
@@ -119,4 +131,4 @@ def this_year() -> int:
     return date.today().year
 
 
-templates.env.filters.update(time=local_time, date=local_date, percent=percent, yes_no=yes_no)
+templates.env.filters.update(time=local_time, date=local_date, deadline=deadline, percent=percent, yes_no=yes_no)
