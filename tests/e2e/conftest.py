@@ -210,9 +210,16 @@ class Portal:
         page.goto("/login")
         page.fill("#username", username)
         page.fill("#password", password)
-        page.click("button:has-text('登录')")
+        self.follow("button:has-text('登录')")
         page.wait_for_selector("header button:has-text('退出')")
         self.check()
+
+    def follow(self, target) -> None:
+        """Click a link or a form's button (a selector or a locator) and wait until the page it
+        leads to has loaded, so what is read next is that page."""
+        locator = self.page.locator(target) if isinstance(target, str) else target
+        with self.page.expect_navigation():
+            locator.first.click()
 
     def check(self) -> None:
         """What the person sees is a page in Chinese: no JSON, no stack trace, nothing wider than the screen."""

@@ -38,8 +38,8 @@ def field_error(page, name: str) -> str:
 def test_the_household_form_answers_beside_each_field(desktop, phone):
     d = desktop
     d.login("dongchuan_entry")
-    d.page.click("nav >> text=农户")
-    d.page.click("a:has-text('登记农户')")
+    d.follow("nav >> text=农户")
+    d.follow("a:has-text('登记农户')")
     d.page.fill("#household_no", "5323251002018001")
     d.page.select_option("#village_code", "532325100201")
     d.page.fill("#head_name", "王五")
@@ -47,7 +47,7 @@ def test_the_household_form_answers_beside_each_field(desktop, phone):
     d.page.select_option("#category", "脱贫户")
     d.page.fill("#members", "3")
     d.page.fill("#labourers", "2")
-    d.page.click("button:has-text('保存')")
+    d.follow("button:has-text('保存')")
     assert d.banner("error") == "填写的内容有误:户主身份证号码校验位不正确"
     assert field_error(d.page, "head_id_number") == "户主身份证号码校验位不正确"
     assert d.page.input_value("#head_name") == "王五", "what was typed is kept"
@@ -61,27 +61,27 @@ def test_the_household_form_answers_beside_each_field(desktop, phone):
     phone.page.fill("#head_name", "赵六")
     phone.page.fill("#head_id_number", BAD_ID)
     phone.page.fill("#members", "2")
-    phone.page.click("button:has-text('保存')")
+    phone.follow("button:has-text('保存')")
     assert "校验位" in field_error(phone.page, "head_id_number")
     phone.check()
     phone.page.locator("[name=head_id_number]").scroll_into_view_if_needed()
     phone.shot("household-form-errors")
 
     d.page.fill("#head_id_number", GOOD_ID)
-    d.page.click("button:has-text('保存')")
+    d.follow("button:has-text('保存')")
     assert d.banner() == "已保存"
     main = d.page.inner_text("main")
     assert "王五 户" in main and GOOD_ID not in main and re.search(r"\d{4}\*+\w{4}", main), "the ID number masked"
     d.page.fill("#period", "2023-13")
     d.page.fill("#per_capita_income", "6500")
-    d.page.click("button:has-text('保存本期数据')")
+    d.follow("button:has-text('保存本期数据')")
     assert field_error(d.page, "period").startswith("期间应写作")
     d.page.fill("#period", "2023")
     d.page.fill("#per_capita_income", "六千")
-    d.page.click("button:has-text('保存本期数据')")
+    d.follow("button:has-text('保存本期数据')")
     assert field_error(d.page, "per_capita_income").startswith("请填写数字")
     d.page.fill("#per_capita_income", "6500")
-    d.page.click("button:has-text('保存本期数据')")
+    d.follow("button:has-text('保存本期数据')")
     assert d.banner() == "2023 的数据已保存"
     assert "6500" in d.page.inner_text("h2:has-text('各期数据') + .table-wrap")
     d.check()
@@ -91,7 +91,7 @@ def test_the_household_form_answers_beside_each_field(desktop, phone):
 def test_an_excel_batch_with_one_bad_row_shows_progress_and_the_error_file(desktop, phone, tmp_path):
     d = desktop
     d.login("dongchuan_entry")
-    d.page.click("nav >> text=批量导入")
+    d.follow("nav >> text=批量导入")
     with d.page.expect_download() as template:
         d.page.click("a:has-text('下载导入模板')")
     header_cells = [c.value for row in downloaded(template.value, tmp_path).active.iter_rows(max_row=5) for c in row]
@@ -104,7 +104,7 @@ def test_an_excel_batch_with_one_bad_row_shows_progress_and_the_error_file(deskt
         ["5323251002019001", "532325100201", "张三", GOOD_ID, "脱贫户", 4, "2023", 8000],
         ["5323251002019002", "532325100201", "李四", GOOD_ID, "脱贫户", 3, "2023", -5]))
     d.page.set_input_files("#file", str(batch))
-    d.page.click("button:has-text('上传并导入')")
+    d.follow("button:has-text('上传并导入')")
     d.page.wait_for_selector("#job-status:has-text('已完成')")  # htmx polls the job until it ends
     status = d.page.inner_text("#job-status")
     assert "已导入 1 行,有错误 1 行" in status and "不能为负数" in status
@@ -122,11 +122,11 @@ def test_an_excel_batch_with_one_bad_row_shows_progress_and_the_error_file(deskt
     phone.page.goto(d.page.url)
     phone.check()
     phone.shot("import-job")
-    d.page.click("a:has-text('查看农户')")
+    d.follow("a:has-text('查看农户')")
     d.page.fill("input[name=q]", "张三")
-    d.page.click("button:has-text('查询')")
+    d.follow("button:has-text('查询')")
     assert "张三" in d.page.inner_text("table") and GOOD_ID not in d.page.inner_text("table")
     d.check()
-    phone.page.click("nav >> text=农户")
+    phone.follow("nav >> text=农户")
     phone.check()
     phone.shot("households")
