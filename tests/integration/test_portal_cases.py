@@ -192,6 +192,45 @@ def test_empty_lists_say_what_to_do_and_only_the_notice_of_a_case_downloads(port
     assert r.status_code == 404 and banner(r) == "没有这项操作"
 
 
+def test_a_long_list_is_paged_red_first_and_filtered(portal, db, temporal_address, monkeypatch):
+    """Cases as the read model holds them (no workflow behind them: an action is refused, in Chinese)."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_address)
+    get_settings.cache_clear()
+    township_unit = db.execute("SELECT id FROM common.units WHERE region_code = %s AND kind = 'township'",
+                               (DONGCHUAN,)).fetchone()["id"]
+    due = {"red": "now() - interval '1 day'", "amber": "now() + interval '1 day'", "green": "now() + interval '9 days'"}
+    ids = {}
+    for n, (colour, status) in enumerate([("green", "open")] * 21 + [("amber", "open"), ("red", "open"),
+                                                                    ("green", "eliminated")]):
+        household = raise_alert(db, DONGCHUAN, f"农户{n:02d}")
+        ids[n] = db.execute(
+            f"""INSERT INTO alerts.cases (id, household_id, village_code, township_code, county_code, township_unit_id,
+                                          alerted_at, due_at, overdue, status, stage)
+                SELECT 1000 + %s, id, village_code, township_code, county_code, %s, now() - interval '3 days',
+                       {due[colour]}, %s, %s, %s FROM alerts.households WHERE id = %s RETURNING id""",
+            (n, township_unit, colour == "red", status, "closed" if status != "open" else "verify", household),
+        ).fetchone()["id"]
+    login(portal, "yaoan_leader")
+    r = portal.get("/cases")
+    rows = list_rows(r)
+    assert "共 24 条,第 1–20 条" in r.text and "下一页" in r.text and len(rows) == 20
+    assert rows[0] == ("overdue", "逾期", str(ids[22])) and rows[1] == ("due_soon", "临期", str(ids[21])), "red first"
+    assert all(row[:2] == ("", "正常") for row in rows[2:])
+    r = portal.get("/cases?offset=20")
+    assert "第 21–24 条" in r.text and "上一页" in r.text and "下一页" not in r.text
+    assert ("done", "", str(ids[23])) in list_rows(r) and '<span class="tag done">风险已消除</span>' in r.text
+    r = portal.get("/cases?sla=green&status=open")
+    assert "共 21 条" in r.text and 'href="/cases?sla=green&amp;status=open&amp;offset=20"' in r.text, "filters kept"
+    assert [c for _, _, c in list_rows(portal.get("/cases?sla=amber"))] == [str(ids[21])]
+    assert "没有符合条件的预警个案" in portal.get("/cases?stage=plan").text
+    login(portal, "yaoan_office")
+    r = portal.get(f"/cases/{ids[0]}")
+    assert f'action="/cases/{ids[0]}/verify"' in r.text, "the office may verify for the township"
+    r = portal.post(f"/cases/{ids[0]}/verify", data={"visited_on": "2020-01-01", "visitors": "王五", "findings": "x"})
+    assert r.status_code == 409 and refusal(r) == "案件的工作流尚未启动,请稍后再试"
+    assert_no_json(r)
+
+
 # ---------------------------------------------------------------- the journey of three cases
 
 def test_cases_from_the_list_through_verification_decision_plan_and_visit(live_portal, db, database_url):
