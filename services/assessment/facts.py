@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.assessment.model import Fact
-from services.common.events import Envelope
+from services.common.events import STEP_KIND_LABELS, Envelope
 
 TZ = ZoneInfo("Asia/Shanghai")
 STEP_EVENTS = {
@@ -57,7 +57,8 @@ def facts_of(env: Envelope) -> list[Fact]:
                      ref=f"预警 {p.get('subject_key', '')} {p.get('period', '')}") for u in p.get("routed_unit_ids", [])]
     due = datetime.fromisoformat(p["due_at"])
     common = dict(unit_id=p["unit_id"], event_ids=ids, task_id=p["task_id"], step_id=p["step_id"],
-                  ref=f"任务{p['task_id']} · {p.get('kind', '')} {p.get('period', '')}".strip())
+                  ref=f"任务{p['task_id']} · {STEP_KIND_LABELS.get(p.get('kind', ''), p.get('kind', ''))} "
+                      f"{p.get('period', '')}".strip())
     if env.type in STEP_EVENTS:
         kind = STEP_EVENTS[env.type]
         at = env.occurred_at if kind == "step_escalated" else due

@@ -28,6 +28,17 @@ EPOCH_TOPIC = "xianjie.relay.epoch"
 SCHEMA_VERSION = 1
 OUTBOX_SCHEMAS = ("tasks", "alerts", "assessment")
 
+# The step kinds `task.step.*` events carry, and how officials name them (the tasks service's
+# default step labels; the assessment service shows them on facts).
+STEP_KIND_LABELS = {
+    "acknowledge": "签收",
+    "monthly_report": "月报",
+    "quarterly_analysis": "季度分析",
+    "half_year_summary": "半年小结",
+    "annual_summary": "年终总结",
+    "completion_report": "完成情况报告",
+}
+
 
 def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX

@@ -13,17 +13,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.common.calendar import WorkCalendar
+from services.common.events import STEP_KIND_LABELS
 
 TZ = ZoneInfo("Asia/Shanghai")
 WORK_HOUR = time(9, 0)
-KIND_LABELS = {
-    "acknowledge": "签收",
-    "monthly_report": "月报",
-    "quarterly_analysis": "季度分析",
-    "half_year_summary": "半年小结",
-    "annual_summary": "年终总结",
-    "completion_report": "完成情况报告",
-}
+KIND_LABELS = STEP_KIND_LABELS
 
 
 @dataclass(frozen=True)

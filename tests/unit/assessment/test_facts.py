@@ -22,6 +22,7 @@ def test_a_step_counts_as_due_in_its_due_month():
     [f] = facts_of(step_event("task.step.opened", at(2023, 2, 1)))
     assert (f.kind, f.period, f.unit_id, f.value) == ("step_due", "2023-03", 60, 1)
     assert f.event_ids and f.task_id == 1 and f.step_id == 7
+    assert f.ref == "任务1 · 月报 2023-02"  # shown on the score explanation: the step as officials name it
 
 
 def test_on_time_and_late_submissions():
