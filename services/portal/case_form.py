@@ -24,6 +24,7 @@ ACTIONS = {
 FLAGS = {"compulsory_education_ok": "义务教育", "basic_medical_ok": "基本医疗", "housing_ok": "住房安全",
          "drinking_water_ok": "饮水安全"}
 MEASURE_ROWS = 3  # blank measure lines the plan form offers
+MAX_MEASURES = 20  # as many as the API takes in one plan
 _NAME_SEPARATORS = re.compile(r"[、,,;;\s]+")
 
 

@@ -91,8 +91,8 @@ def township_rows(counts: dict, townships: list[dict]) -> list[dict]:
             for t in townships}
     for row in counts["townships"]:
         code = row["township_code"]
-        rows[code] = {**rows.get(code, {}), **row, "township_name": row["township_name"]
-                      or rows.get(code, {}).get("township_name") or code}
+        name = row["township_name"] or rows.get(code, {}).get("township_name") or code
+        rows[code] = {**row, "township_name": name}
     return sorted(rows.values(), key=lambda r: (-r["red"], -r["amber"], -r["open"], r["township_code"]))
 
 
@@ -110,16 +110,29 @@ def case_page(request: Request, user, case_id: int, status_code: int = 200, **co
     context.setdefault("values", {})
     context.setdefault("fields", {})
     context.setdefault("lines", [])
+    context.setdefault("measure_rows", case_form.MEASURE_ROWS)
     actions = {a["action"].replace("_", "-") for a in page["available_actions"]}
     return render(request, "case.html", user, status_code=status_code, title=f"预警个案 {page['case']['head_name']}",
                   p=page, c=page["case"], actions=actions, idempotency_key=uuid.uuid4().hex, flags=case_form.FLAGS,
                   escalated_to=ESCALATED_TO, severity=SEVERITY, stages=STAGES,
-                  today=datetime.now(CHINA).date().isoformat(), measure_rows=case_form.MEASURE_ROWS, **context)
+                  today=datetime.now(CHINA).date().isoformat(), max_measures=case_form.MAX_MEASURES, **context)
 
 
 @router.get("/cases/{case_id}")
-def case(request: Request, case_id: int):
-    return case_page(request, current_user(request), case_id)
+def case(request: Request, case_id: int, lines: int = 0):
+    """`lines`: how many measure lines the plan form offers (the add-a-line link without script)."""
+    return case_page(request, current_user(request), case_id,
+                     measure_rows=min(max(lines, case_form.MEASURE_ROWS), case_form.MAX_MEASURES))
+
+
+@router.get("/cases/{case_id}/measure-line")
+def measure_line(request: Request, case_id: int, n: int = 0):
+    """One more line of the plan form (htmx), with what it chooses from."""
+    user = current_user(request)
+    page = backend(request).get("alerts", f"/api/cases/{case_id}", user.token)
+    return render(request, "case_measure_line.html", user, fragment=True, case_id=case_id,
+                  n=min(max(n, 0), case_form.MAX_MEASURES - 1), choices=page["choices"],
+                  max_measures=case_form.MAX_MEASURES)
 
 
 async def _photos(request: Request, token: str, form) -> list[int]:

@@ -347,6 +347,13 @@ def test_cases_from_the_list_through_verification_decision_plan_and_visit(live_p
     r = p.get(f"/cases/{b}")
     assert f'action="/cases/{b}/plan"' in r.text and '<option value="employment">就业帮扶</option>' in r.text
     rsj = re.search(r'<option value="(\d+)">县人力资源和社会保障局</option>', r.text).group(1)
+    assert 'id="kind2"' in r.text and 'id="kind3"' not in r.text, "three lines to begin with"
+    more = re.search(rf'href="/cases/{b}\?lines=4#plan" hx-get="(/cases/{b}/measure-line\?n=3)"', r.text).group(1)
+    line = p.get(more, headers={"HX-Request": "true"})
+    assert 'id="kind3"' in line.text and "<html" not in line.text and ">县人力资源和社会保障局</option>" in line.text
+    assert f'hx-get="/cases/{b}/measure-line?n=4"' in line.text, "and the link to add the next"
+    six = p.get(f"/cases/{b}?lines=6").text
+    assert 'id="kind5"' in six and 'id="kind6"' not in six, "the same without script: the page with more lines"
     due = (today + timedelta(days=30)).isoformat()
     blank = {"kind": ["", ""], "unit_id": ["", ""], "due_date": ["", ""], "content": ["", ""]}
     r = p.post(f"/cases/{b}/plan", data={**blank, "kind": ["employment", ""]})
