@@ -25,7 +25,7 @@ from services.alerts.cases import CaseState, opened, verify_due
 from services.alerts.rule_files import effective_root
 from services.alerts.rules import load_rule_set
 from services.common.config import get_settings
-from services.common.events import new_envelope, write_outbox
+from services.common.events import Envelope, new_envelope, write_outbox_many
 from workflows.case_workflow import AlertCaseWorkflow, CasePlan
 
 log = logging.getLogger(__name__)
@@ -50,35 +50,43 @@ def link_pending_groups(conn: psycopg.Connection, limit: int = 500) -> int:
     """Step 1, in the caller's transaction: every pending group joins, opens or reopens its household's case."""
     groups = repo.groups_without_case(conn, limit)
     townships: dict[str, int | None] = {}
-    for g in groups:
-        rules = case_rules(g["village_code"])
-        fast = is_fast_path(rules, g["category"], list(g["causes"]))
-        case = repo.latest_case_of(conn, g["household_id"])
-        if case is not None and case["status"] == "open":
-            repo.link_group(conn, g["id"], case["id"])
-            repo.add_event(conn, case["id"], case["run"], "alert_added", case["stage"],
-                           detail={"group_id": g["id"], "period": g["period"], "severity": g["severity"]})
-            continue
-        if case is None:
-            if g["township_code"] not in townships:
-                townships[g["township_code"]] = repo.township_unit(conn, g["township_code"])
-            case, kind = repo.insert_case(conn, g, townships[g["township_code"]], fast, rules["sla"]["amber_days"]), "opened"
-        else:
-            case, kind = repo.reopen_case(conn, case["id"], g, fast), "reopened"
-        due_at = verify_due(case["alerted_at"], fast, rules).isoformat()
-        repo.update_case(conn, case["id"], case["run"], {"due_at": due_at})
-        repo.link_group(conn, g["id"], case["id"])
-        repo.add_event(conn, case["id"], case["run"], kind, "verify",
-                       detail={"group_id": g["id"], "period": g["period"], "severity": g["severity"],
-                               "fast_path": fast, "due_at": due_at})
-        write_outbox(conn, "alerts", "alerts.events", new_envelope(
-            f"alert.case.{kind}", source="alerts", entity_id=str(case["id"]), key=f"case-{case['id']}",
-            regions={"county": case["county_code"], "township": case["township_code"], "village": case["village_code"]},
-            payload={"case_id": case["id"], "run": case["run"], "household_id": case["household_id"],
-                     "group_id": g["id"], "township_unit_id": case["township_unit_id"], "fast_path": fast,
-                     "stage": "verify", "status": "open", "due_at": due_at},
-        ))
+    with conn.pipeline():  # the writes whose results are not read go out together with the next read
+        events = [e for g in groups if (e := _link(conn, g, townships)) is not None]
+    write_outbox_many(conn, "alerts", "alerts.events", events)  # COPY: not in a pipeline
     return len(groups)
+
+
+def _link(conn: psycopg.Connection, g: dict, townships: dict[str, int | None]) -> Envelope | None:
+    """One group: join its household's open case, or open (reopen) one with its event; the
+    `alert.case.opened` / `reopened` event for the outbox, None when it joined an open case."""
+    rules = case_rules(g["village_code"])
+    fast = is_fast_path(rules, g["category"], list(g["causes"]))
+    case = repo.latest_case_of(conn, g["household_id"])
+    if case is not None and case["status"] == "open":
+        repo.link_group(conn, g["id"], case["id"])
+        repo.add_event(conn, case["id"], case["run"], "alert_added", case["stage"],
+                       detail={"group_id": g["id"], "period": g["period"], "severity": g["severity"]})
+        return None
+    due = verify_due(g["created_at"], fast, rules)  # a run is alerted when its group was created
+    if case is None:
+        if g["township_code"] not in townships:
+            townships[g["township_code"]] = repo.township_unit(conn, g["township_code"])
+        unit = townships[g["township_code"]]
+        case, kind = repo.insert_case(conn, g, unit, fast, rules["sla"]["amber_days"], due), "opened"
+    else:
+        case, kind = repo.reopen_case(conn, case["id"], g, fast, due), "reopened"
+    due_at = due.isoformat()
+    repo.link_group(conn, g["id"], case["id"])
+    repo.add_event(conn, case["id"], case["run"], kind, "verify",
+                   detail={"group_id": g["id"], "period": g["period"], "severity": g["severity"],
+                           "fast_path": fast, "due_at": due_at})
+    return new_envelope(
+        f"alert.case.{kind}", source="alerts", entity_id=str(case["id"]), key=f"case-{case['id']}",
+        regions={"county": case["county_code"], "township": case["township_code"], "village": case["village_code"]},
+        payload={"case_id": case["id"], "run": case["run"], "household_id": case["household_id"],
+                 "group_id": g["id"], "township_unit_id": case["township_unit_id"], "fast_path": fast,
+                 "stage": "verify", "status": "open", "due_at": due_at},
+    )
 
 
 def plan_for_case(row: dict, root=None) -> CasePlan:

@@ -54,25 +54,26 @@ def township_unit(conn: psycopg.Connection, township_code: str) -> int | None:
 
 
 def insert_case(conn: psycopg.Connection, group: dict, township_unit_id: int | None, fast_path: bool,
-                amber_days: int) -> dict:
+                amber_days: int, due_at: Any) -> dict:
+    """A household's first case, alerted when its group was created, due for 核查 at `due_at`."""
     return conn.execute(
         """INSERT INTO alerts.cases (id, household_id, village_code, township_code, county_code, township_unit_id,
-                                     fast_path, alerted_at, amber_days)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+                                     fast_path, alerted_at, amber_days, due_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *""",
         (group["id"], group["household_id"], group["village_code"], group["township_code"], group["county_code"],
-         township_unit_id, fast_path, group["created_at"], amber_days),
+         township_unit_id, fast_path, group["created_at"], amber_days, due_at),
     ).fetchone()
 
 
-def reopen_case(conn: psycopg.Connection, case_id: int, group: dict, fast_path: bool) -> dict:
+def reopen_case(conn: psycopg.Connection, case_id: int, group: dict, fast_path: bool, due_at: Any) -> dict:
     """A closed case's next run, back at 核查, from the new alert."""
     return conn.execute(
         """UPDATE alerts.cases SET run = run + 1, stage = 'verify', status = 'open', alerted_at = %s, fast_path = %s,
-                  due_at = NULL, overdue = false, escalation_level = 0, monitoring_kind = NULL, basic_support = false,
+                  due_at = %s, overdue = false, escalation_level = 0, monitoring_kind = NULL, basic_support = false,
                   stable_months = 0, notice_ends_at = NULL, verified_at = NULL, confirmed_at = NULL,
                   plan_made_at = NULL, closed_at = NULL, workflow_started_at = NULL, updated_at = now()
            WHERE id = %s RETURNING *""",
-        (group["created_at"], fast_path, case_id),
+        (group["created_at"], fast_path, due_at, case_id),
     ).fetchone()
 
 
