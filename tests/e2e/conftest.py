@@ -1,6 +1,6 @@
 """Browser tests: Playwright for Python drives Debian's Chromium (never a browser of
 Playwright's own) against the system as `make dev` runs it — the three APIs, the
-worker, the outbox relay, the assessment consumer and the portal as processes, on a
+worker (with the task and case starters), the outbox relay, both consumers and the portal as processes, on a
 real PostgreSQL database, a tansu broker and Temporal's time-skipping server (so a
 step can go overdue in seconds: `stack.skip(days)`).
 
@@ -31,9 +31,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENSHOTS = Path(os.environ.get("XIANJIE_E2E_SCREENSHOTS", HERE / "screenshots"))
 INSTALL_HINT = ("install Debian's Chromium (as root: apt-get install -y --no-install-recommends chromium "
                 "fonts-wqy-microhei; `make test` does it when it can) or point XIANJIE_CHROMIUM at a Chromium binary")
-PROCESSES = ("tasks-api", "alerts-api", "assessment-api", "worker", "relay", "assessment-consumer")
+PROCESSES = ("tasks-api", "alerts-api", "assessment-api", "worker", "relay", "alerts-consumer", "assessment-consumer")
 PORT_SETTINGS = {"tasks-api": "TASKS_PORT", "alerts-api": "ALERTS_PORT", "assessment-api": "ASSESSMENT_PORT",
                  "worker": "WORKER_METRICS_PORT", "relay": "RELAY_METRICS_PORT",
+                 "alerts-consumer": "ALERTS_CONSUMER_METRICS_PORT",
                  "assessment-consumer": "ASSESSMENT_CONSUMER_METRICS_PORT", "portal": "PORTAL_PORT",
                  "sdk-metrics": "TEMPORAL_SDK_METRICS_PORT"}
 DESKTOP = {"width": 1280, "height": 860}
