@@ -21,6 +21,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.config import get_settings
+from services.common.db import reading
 from services.common.units import jurisdiction_prefix
 
 ROLES = ("office_admin", "unit_staff", "unit_head", "leader", "data_entry", "ops")
@@ -165,8 +166,7 @@ def current_principal(
         raise _unauthorized("令牌已过期,请重新登录 (token expired)") from None
     except jwt.InvalidTokenError:
         raise _unauthorized("令牌无效 (invalid token)") from None
-    pool = request.app.state.pool
-    with pool.connection() as conn:
+    with reading(request.app.state.pool) as conn:
         principal = load_principal(conn, int(claims["sub"]))
     if principal is None:
         raise _unauthorized("用户不存在或已停用 (user unknown or disabled)")

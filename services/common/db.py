@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +115,17 @@ def create_pool(dsn: str | None = None, *, min_size: int | None = None, max_size
         open=False,
         name="xianjie",
     )
+
+
+@contextmanager
+def reading(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A pooled connection for reads only, in autocommit: no BEGIN and COMMIT round trips.
+    For what runs on every page view (the caller's permissions, an inbox); a block that
+    writes takes `pool.connection()`, whose transaction commits at its end."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False  # back to the pool as the others are

@@ -8,6 +8,7 @@ answers 503 naming whichever is down, so an orchestrator stops sending traffic.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 import time
@@ -137,6 +138,15 @@ SECURITY_HEADERS = {
 }
 
 
+_REQUEST_PREFIX = uuid.uuid4().hex[:12]  # this process
+_request_numbers = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    """Unique across processes (a random prefix per process) without a random draw per request."""
+    return f"{_REQUEST_PREFIX}{next(_request_numbers):08x}"
+
+
 class RequestContext:
     """Request id, Prometheus metrics per route template, security headers and `no-store` on
     /api, as plain ASGI: Starlette's `@app.middleware("http")` costs a task group and a
@@ -149,7 +159,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        request_id = Headers(scope=scope).get("x-request-id") or _next_request_id()
         scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
         path = scope["path"]
         started, status = time.perf_counter(), 500

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from services.common import audit, excel
 from services.common.auth import Principal, require
+from services.common.db import reading
 from services.common.http import DbId
 from services.common.units import jurisdiction_prefix
 from services.tasks import inbox_repository as repo
@@ -128,7 +129,7 @@ def inbox(
     p: Principal = Depends(require()),
 ):
     filters = dict(status=status, overdue=overdue, task_id=task_id, document_id=document_id, period=period, kind=kind)
-    with request.app.state.pool.connection() as conn:
+    with reading(request.app.state.pool) as conn:
         total = repo.count_inbox(conn, p.unit_id, **filters)
         if fmt == "xlsx":
             rows = _export_rows(total, lambda lim, off: repo.list_inbox(conn, p.unit_id, limit=lim, offset=off,
