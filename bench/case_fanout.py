@@ -17,7 +17,10 @@ Measures, in one run and against one Temporal dev server and one PostgreSQL:
       timeline, the `alert.case.opened` outbox row), builds each run's plan from the
       rule files, starts the `AlertCaseWorkflow`s (USE_EXISTING, ALLOW_DUPLICATE) with
       one gather, and marks them started. The rate is cases started per second of that
-      loop; the worker meanwhile runs each new case's first workflow task.
+      loop. Like the raw starts, nobody polls the queue meanwhile (the figure is the
+      starter's cost over a bare start); `--with-worker` runs the project's worker in
+      this process as `xianjie serve worker` does, whose first workflow task of every
+      case then competes with the starts for the dev server and the two cores.
 
 Afterwards the bench checks that PostgreSQL holds N cases marked started and Temporal's
 visibility N case workflows.
@@ -38,6 +41,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import json
 import logging
@@ -130,12 +134,13 @@ async def temporal_phases(dsn: str, address: str, args, run: str) -> dict:
     raw_first_s = await start_pings(client, raw_queue, first, args.chunk, f"{run}-a")
     line("start_workflow, no worker on the queue", first, raw_first_s)
 
-    print(f"(2) the project's path: start_pending_cases(limit={args.chunk}) in a loop, worker in this process; "
+    where = "worker in this process" if args.with_worker else "no worker on the queue, as for the raw starts"
+    print(f"(2) the project's path: start_pending_cases(limit={args.chunk}) in a loop, {where}; "
           f"{pending} alert groups pending", flush=True)
     rounds = cases = 0
     with create_pool(dsn, max_size=20) as pool:
         pool.wait()
-        async with build_worker(client, pool, queue):
+        async with (build_worker(client, pool, queue) if args.with_worker else contextlib.nullcontext()):
             t = time.perf_counter()
             while n := await start_pending_cases(client, pool, queue, limit=args.chunk):
                 cases += n
@@ -155,7 +160,7 @@ async def temporal_phases(dsn: str, address: str, args, run: str) -> dict:
     return {"raw_starts": n_raw, "raw_starts_per_s": round(raw), "raw_first_half_per_s": round(rate(first, raw_first_s)),
             "raw_second_half_per_s": round(rate(second, raw_second_s)), "cases": cases, "case_starts_per_s": round(case_rate),
             "start_ratio": round(case_rate / raw, 3), "case_start_s": round(start_s, 1), "rounds": rounds,
-            "visible_workflows": visible}
+            "visible_workflows": visible, "with_worker": args.with_worker}
 
 
 def main() -> int:
@@ -163,6 +168,8 @@ def main() -> int:
     ap.add_argument("--cases", type=int, default=20_000, help="households with an alert, one case each (default 20000)")
     ap.add_argument("--raw", type=int, default=None, help="ping workflows for the raw figure (default: as many as cases)")
     ap.add_argument("--chunk", type=int, default=CHUNK, help=f"starts per gather / start_pending_cases limit (default {CHUNK})")
+    ap.add_argument("--with-worker", action="store_true",
+                    help="run the project's worker in this process during (2), as `xianjie serve worker` does")
     args = ap.parse_args()
     if args.cases < 1 or args.chunk < 1:
         ap.error("--cases and --chunk must be positive")
