@@ -152,8 +152,10 @@ class RequestContext:
     /api, as plain ASGI: Starlette's `@app.middleware("http")` costs a task group and a
     memory stream per request, which shows in the p99 of a busy inbox."""
 
-    def __init__(self, app, service: str) -> None:
-        self.app, self.service = app, service
+    def __init__(self, app, service: str, cacheable: tuple[str, ...] = ()) -> None:
+        """`cacheable`: path prefixes that may be cached (the portal's static files); every other
+        path under /api — or, with `cacheable` given, every other path — is `no-store`."""
+        self.app, self.service, self.cacheable = app, service, cacheable
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -171,7 +173,7 @@ class RequestContext:
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
                 headers.update(SECURITY_HEADERS)
-                if path.startswith("/api/"):
+                if path.startswith("/api/") or (self.cacheable and not path.startswith(self.cacheable)):
                     headers["Cache-Control"] = "no-store"  # households, scores: never in a shared cache
             await send(message)
 

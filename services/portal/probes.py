@@ -1,5 +1,5 @@
 """What operations need of the portal process: `/healthz` (alive), `/readyz` and
-`/metrics`, and the request metrics every API exports (`service="portal"`).
+`/metrics`, and the request metrics and security headers every API has (`service="portal"`).
 
 The portal is ready when the tasks API answers: every page starts with a login there.
 The alerts and assessment APIs are not checked: when one of them is down its pages show
@@ -9,17 +9,16 @@ the Chinese unavailable banner and the rest of the portal keeps working.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, READY
+from services.common.http import RequestContext
+from services.common.metrics import READY
 
 SERVICE = "portal"
-UNTRACKED_PATHS = ("/metrics", "/healthz", "/readyz")
 
 
 def tasks_api_problem(app: FastAPI) -> str | None:
@@ -31,19 +30,8 @@ def tasks_api_problem(app: FastAPI) -> str | None:
 
 
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            if request.url.path not in UNTRACKED_PATHS:
-                route = getattr(request.scope.get("route"), "path", "unmatched")
-                HTTP_REQUESTS.labels(SERVICE, request.method, route, str(status)).inc()
-                HTTP_LATENCY.labels(SERVICE, request.method, route).observe(time.perf_counter() - started)
+    # Request metrics and the security headers, as on the APIs; pages with households are never cached.
+    app.add_middleware(RequestContext, service=SERVICE, cacheable=("/static/",))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

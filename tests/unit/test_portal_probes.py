@@ -65,3 +65,15 @@ def test_pages_are_counted_by_route_template():
         assert 'route="/readyz"' not in text and 'route="/metrics"' not in text, "probes and scrapes are not counted"
         assert portal.get("/no/such/page").status_code == 404
         assert 'route="unmatched",service="portal",status="404"' in portal.get("/metrics").text
+
+
+def test_pages_carry_the_security_headers_and_are_never_cached():
+    with running_portal(tasks_up=True) as portal:
+        page = portal.get("/login")
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Cache-Control"] == "no-store", "pages show households: never in a shared cache"
+        static = portal.get("/static/portal.css")
+        assert static.status_code == 200 and static.headers["X-Frame-Options"] == "DENY"
+        assert "no-store" not in static.headers.get("Cache-Control", ""), "the style sheet may be cached"
