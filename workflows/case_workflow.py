@@ -21,6 +21,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.idempotency import RecentKeys
+
 with workflow.unsafe.imports_passed_through():
     from services.alerts.cases import CaseAction, CaseState, apply, fire_timers, next_moment, refusal, summary
     from workflows.activities.case_activities import CaseActivities, CaseChange
@@ -57,20 +59,20 @@ class AlertCaseWorkflow:
     def __init__(self) -> None:
         self.changed = False
         self.lock = asyncio.Lock()
-        self.recent: dict[str, str] = {}
+        self.recent = RecentKeys(kept=RECENT_KEYS_KEPT)
 
     @workflow.run
     async def run(self, plan: CasePlan) -> str:
         self.plan = plan
         self.case = plan.state
-        self.recent = dict(plan.recent_keys)
+        self.recent = RecentKeys(plan.recent_keys, kept=RECENT_KEYS_KEPT)
         while self.case.status == "open":
             self.case, events = fire_timers(self.case, self._now(), plan.rules)
             if events:
                 await workflow.execute_activity_method(CaseActivities.record_clock, self._change(events=events),
                                                        **ACTIVITY_OPTIONS)
             if self._history_is_long() and workflow.all_handlers_finished():
-                workflow.continue_as_new(replace(plan, state=self.case, recent_keys=self.recent))
+                workflow.continue_as_new(replace(plan, state=self.case, recent_keys=self.recent.keys))
             wake_at = next_moment(self.case, plan.rules)
             self.changed = False
             timeout = (wake_at - self._now()) if wake_at else None
@@ -112,18 +114,13 @@ class AlertCaseWorkflow:
                 CaseActivities.apply_action,
                 self._change(events=[], action=action, action_events=events, stage_before=before),
                 **ACTIVITY_OPTIONS)
-            self.recent[action.idempotency_key] = fingerprint(action)
-            if len(self.recent) > RECENT_KEYS_KEPT:
-                self.recent = dict(list(self.recent.items())[-RECENT_KEYS_KEPT:])
+            self.recent.add(action.idempotency_key, fingerprint(action))
             self.changed = True
             return result
 
     @act.validator
     def validate_act(self, action: CaseAction) -> None:
-        seen = self.recent.get(action.idempotency_key)
-        if seen is not None:
-            if seen != fingerprint(action):
-                raise ValueError("该幂等键已用于另一操作 (idempotency key already used for another action)")
+        if self.recent.repeated(action.idempotency_key, fingerprint(action)):
             return
         reason = refusal(self.case, action, self._now(), self.plan.rules)
         if reason:

@@ -18,6 +18,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.idempotency import RecentKeys
+
 with workflow.unsafe.imports_passed_through():
     from services.common.calendar import WorkCalendar
     from services.tasks.step_rules import ACTIVE, Action, Step, apply, refusal
@@ -79,7 +81,7 @@ def fingerprint(action: Action) -> str:
 class PolicyTaskWorkflow:
     def __init__(self) -> None:
         self.steps: dict[str, Step] = {}
-        self.recent: dict[str, str] = {}
+        self.recent = RecentKeys(kept=RECENT_KEYS_KEPT)
         self.closed = False
         self.changed = False
         self.lock = asyncio.Lock()
@@ -89,7 +91,7 @@ class PolicyTaskWorkflow:
     async def run(self, plan: TaskPlan) -> str:
         self.plan = plan
         self.steps = {s.key: s for s in plan.steps}
-        self.recent = dict(plan.recent_keys)
+        self.recent = RecentKeys(plan.recent_keys, kept=RECENT_KEYS_KEPT)
         self.workdays = WorkCalendar(
             frozenset(date.fromisoformat(d) for d in plan.holidays),
             frozenset(date.fromisoformat(d) for d in plan.workdays),
@@ -119,7 +121,7 @@ class PolicyTaskWorkflow:
                 workflow.continue_as_new(replace(
                     plan, steps=list(self.steps.values()),
                     opened_until=opened_until.isoformat() if opened_until else plan.opened_until,
-                    recent_keys=self.recent,
+                    recent_keys=self.recent.keys,
                 ))
             wake_at = self._next_moment(upcoming)
             self.changed = False
@@ -246,18 +248,13 @@ class PolicyTaskWorkflow:
                 self.steps.pop(action.step_key, None)
             else:
                 self.steps[action.step_key] = new_step
-            self.recent[action.idempotency_key] = fingerprint(action)
-            if len(self.recent) > RECENT_KEYS_KEPT:
-                self.recent = dict(list(self.recent.items())[-RECENT_KEYS_KEPT:])
+            self.recent.add(action.idempotency_key, fingerprint(action))
             self.changed = True
             return result
 
     @act.validator
     def validate_act(self, action: Action) -> None:
-        seen = self.recent.get(action.idempotency_key)
-        if seen is not None:
-            if seen != fingerprint(action):
-                raise ValueError("该幂等键已用于另一操作 (idempotency key already used for another action)")
+        if self.recent.repeated(action.idempotency_key, fingerprint(action)):
             return
         reason = refusal(self.steps.get(action.step_key), action)
         if reason:
