@@ -21,9 +21,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.idempotency import RecentKeys
 
 with workflow.unsafe.imports_passed_through():
-    from services.common.calendar import WorkCalendar
+    from services.common.calendar import WorkCalendar, reminder_times
     from services.tasks.step_rules import ACTIVE, Action, Step, apply, refusal
-    from services.tasks.steps import StepPlan, at_midnight, escalation_times, plan_steps, reminder_times
+    from services.tasks.steps import StepPlan, at_midnight, escalation_times, plan_steps
     from workflows.activities.task_activities import TaskActivities, TimerEvent, send_webhook
 
 TASK_ID = SearchAttributeKey.for_keyword("TaskId")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")
-WORK_HOUR = time(9, 0)
+from services.common.calendar import TZ, Escalation, at_work_hour
+
 SLA_LABELS = {"green": "正常", "amber": "临期", "red": "逾期"}
 CONDITION_LABELS = {
     "income_above_line": "人均纯收入高于监测线",
@@ -34,10 +33,6 @@ def end_of_day(d: date) -> datetime:
     return datetime.combine(d + timedelta(days=1), time(0, 0), TZ)
 
 
-def at_work_hour(d: date) -> datetime:
-    return datetime.combine(d, WORK_HOUR, TZ)
-
-
 def add_months(d: date, months: int) -> date:
     """The same day `months` later, or the month's last day when it has no such day."""
     y, m = divmod(d.month - 1 + months, 12)
@@ -53,25 +48,15 @@ def full_months(start: date, end: date) -> int:
     return max(months, 0)
 
 
-@dataclass(frozen=True)
-class Rung:
-    level: int
-    to_role: str  # unit_head, leader or office
-    label: str
-    at: datetime
+def due_day(due_at: datetime) -> date:
+    """The day a deadline moment (midnight after it) ends."""
+    return local_day(due_at) - timedelta(days=1)
 
 
-def reminder_times(due_at: datetime, since: datetime, days_before: list[int]) -> list[datetime]:
-    """09:00 on each reminder day, after the day the deadline was set."""
-    due_day = local_day(due_at) - timedelta(days=1)
-    times = {at_work_hour(due_day - timedelta(days=n)) for n in days_before}
-    return sorted(t for t in times if t > since and local_day(t) > local_day(since))
-
-
-def escalation_ladder(due_at: datetime, ladder: list[dict]) -> list[Rung]:
+def escalation_ladder(due_at: datetime, ladder: list[dict]) -> list[Escalation]:
     """Level n reaches its role at 09:00 `after_days` days after the due day."""
-    due_day = local_day(due_at) - timedelta(days=1)
-    return [Rung(level, r["to"], r.get("label", r["to"]), at_work_hour(due_day + timedelta(days=r["after_days"])))
+    day = due_day(due_at)
+    return [Escalation(level, r["to"], r.get("label", r["to"]), at_work_hour(day + timedelta(days=r["after_days"])))
             for level, r in enumerate(ladder, start=1)]
 
 

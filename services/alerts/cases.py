@@ -14,12 +14,13 @@ from datetime import date, datetime, timedelta
 from services.alerts.case_deadlines import (
     Visit,
     add_months,
+    due_day,
     elimination_decision,
     end_of_day,
     escalation_ladder,
     local_day,
-    reminder_times,
 )
+from services.common.calendar import reminder_times
 
 STAGE_LABELS = {
     "verify": "核查",
@@ -314,7 +315,7 @@ def apply(state: CaseState, a: CaseAction, now: datetime, rules: dict) -> tuple[
 
 def _timeline(state: CaseState, rules: dict):
     due = _dt(state.due_at)
-    return (reminder_times(due, _dt(state.due_since), rules.get("reminders_before_due_days") or []), due,
+    return (reminder_times(due_day(due), _dt(state.due_since), rules.get("reminders_before_due_days") or []), due,
             escalation_ladder(due, rules.get("escalation_ladder") or []))
 
 

@@ -1,20 +1,46 @@
 """Working days in China: 法定节假日 and 调休 make-up workdays from `chinesecalendar`,
 with overrides from configuration for years the library does not know yet.
 
-Pure and deterministic, so workflows can use it to compute due dates.
+Pure and deterministic, so workflows can use it to compute due dates. Also what the
+task steps and the alert cases share about deadlines: Beijing time, reminders at 09:00
+on the days before a due day, and the rungs of an escalation ladder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import yaml
 
 OVERRIDES_FILE = Path(__file__).with_name("holidays.yaml")
+TZ = ZoneInfo("Asia/Shanghai")  # every due date and reminder is a Beijing-time day
+WORK_HOUR = time(9, 0)  # reminders and escalations arrive when the office opens
+
+
+def at_work_hour(d: date) -> datetime:
+    return datetime.combine(d, WORK_HOUR, TZ)
+
+
+def reminder_times(due_day: date, since: datetime, days_before: list[int]) -> list[datetime]:
+    """09:00 on each reminder day before `due_day`, after the day of `since` (what has just
+    opened or just been set needs no reminder that it is due soon)."""
+    times = {at_work_hour(due_day - timedelta(days=n)) for n in days_before}
+    return sorted(t for t in times if t > since and t.date() > since.astimezone(TZ).date())
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One rung of an escalation ladder: level n reaches `to_role` at `at`."""
+
+    level: int
+    to_role: str  # unit_head, leader or office
+    label: str
+    at: datetime
 
 
 @dataclass(frozen=True)

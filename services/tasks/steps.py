@@ -9,14 +9,11 @@ reminders and escalations go out at 09:00.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
-from services.common.calendar import WorkCalendar
+from services.common.calendar import TZ, Escalation, WorkCalendar, at_work_hour
 from services.common.events import STEP_KIND_LABELS
 
-TZ = ZoneInfo("Asia/Shanghai")
-WORK_HOUR = time(9, 0)
 KIND_LABELS = STEP_KIND_LABELS
 
 
@@ -42,20 +39,8 @@ class StepPlan:
         return datetime.combine(self.due_date, time(23, 59, 59), TZ)
 
 
-@dataclass(frozen=True)
-class Escalation:
-    level: int
-    to_role: str  # unit_head, leader or office
-    label: str
-    at: datetime
-
-
 def at_midnight(d: date) -> datetime:
     return datetime.combine(d, time(0, 0), TZ)
-
-
-def at_work_hour(d: date) -> datetime:
-    return datetime.combine(d, WORK_HOUR, TZ)
 
 
 def _months(start: date, end: date):
@@ -120,13 +105,6 @@ def plan_steps(
             due_date = workdays.on_or_after(max(nominal, published_on))
             plans += [StepPlan(task_id, u, kind, period, step_label, opens, due_date) for u in unit_ids]
     return sorted(plans, key=lambda p: (p.opens_at, p.due_date, p.unit_id, p.kind))
-
-
-def reminder_times(plan_due: date, opens_at: datetime, days_before: list[int]) -> list[datetime]:
-    """09:00 on each reminder day after the day the step opened (a step that has just
-    opened needs no reminder that it is due soon)."""
-    times = {at_work_hour(plan_due - timedelta(days=n)) for n in days_before}
-    return sorted(t for t in times if t > opens_at and t.date() > opens_at.astimezone(TZ).date())
 
 
 def escalation_times(plan_due: date, ladder: list[dict], workdays: WorkCalendar) -> list[Escalation]:
