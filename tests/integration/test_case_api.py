@@ -7,61 +7,25 @@ wrong stage 409, missing or wrong content 422 — each with its Chinese reason; 
 import asyncio
 import re
 import time
-import uuid
 from datetime import datetime, timedelta
 
 import psycopg
 import pytest
+from alert_cases import COUNTY, HEAD_ID, PHONE, raise_alert, start_cases
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
-from temporalio.client import Client
 
 from services.alerts.case_deadlines import TZ
-from services.common.config import get_settings
-from services.common.db import create_pool
-from workflows.case_starter import start_pending_cases
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "xianjie-demo"
-COUNTY = "532325000000"
 DONGCHUAN = "532325100000"  # 栋川镇
-HEAD_ID, PHONE = "53232519650412002X", "13987812345"
 
 
 def rows(dsn, sql, *params):
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-def raise_alert(dsn, township: str, head_name: str, *, days_ago: int = 0, cause: str = "medical") -> int:
-    """A household of the township with a firing alert group raised `days_ago` days ago; returns the household id."""
-    with psycopg.connect(dsn, row_factory=dict_row) as conn:
-        village = conn.execute("SELECT code FROM common.regions WHERE level = 'village' AND code LIKE %s ORDER BY code "
-                               "LIMIT 1", (township[:9] + "%",)).fetchone()["code"]
-        no = f"{village}{uuid.uuid4().int % 10000:04d}"
-        household = conn.execute(
-            """INSERT INTO alerts.households (household_no, county_code, township_code, village_code, head_name,
-                                              head_id_number, phone, category, members, labourers)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, '脱贫户', 3, 2) RETURNING id""",
-            (no, COUNTY, township, village, head_name, HEAD_ID, PHONE)).fetchone()["id"]
-        conn.execute("""INSERT INTO alerts.household_members (household_id, name, id_number, relation, health)
-                        VALUES (%s, %s, %s, '户主', '患大病')""", (household, head_name, HEAD_ID))
-        group = conn.execute(
-            """INSERT INTO alerts.alert_groups (subject_key, household_id, village_code, township_code, county_code,
-                                                period, severity, created_at)
-               VALUES (%s, %s, %s, %s, %s, '2023', 'critical', now() - make_interval(days => %s)) RETURNING id""",
-            (no, household, village, township, COUNTY, days_ago)).fetchone()["id"]
-        conn.execute("""INSERT INTO alerts.alerts (group_id, subject_key, rule_id, rule_name, cause, severity, period, status)
-                        VALUES (%s, %s, 'medical_expense', '医疗支出较大', %s, 'critical', '2023', 'firing')""",
-                     (group, no, cause))
-    return household
-
-
-async def _start(dsn) -> int:
-    client = await Client.connect(get_settings().temporal_address)
-    with create_pool(dsn) as pool:
-        return await start_pending_cases(client, pool, get_settings().temporal_task_queue)
 
 
 def wait_for(dsn, sql, *params, timeout=30):
@@ -99,10 +63,11 @@ def test_cases_through_the_api(alerts, login, database_url):
     dsn = database_url
     other_township = rows(dsn, "SELECT code FROM common.regions WHERE level = 'township' AND code LIKE '532325%%' "
                                "AND code <> %s ORDER BY code LIMIT 1", DONGCHUAN)[0]["code"]
-    first = raise_alert(dsn, DONGCHUAN, "张晓明")
-    second = raise_alert(dsn, DONGCHUAN, "李秀英", cause="income")
-    raise_alert(dsn, other_township, "王大山", days_ago=10)
-    assert asyncio.run(_start(dsn)) == 3
+    with psycopg.connect(dsn, row_factory=dict_row, autocommit=True) as conn:
+        first = raise_alert(conn, DONGCHUAN, "张晓明")
+        second = raise_alert(conn, DONGCHUAN, "李秀英", cause="income")
+        raise_alert(conn, other_township, "王大山", days_ago=10)
+    assert asyncio.run(start_cases(dsn)) == 3
     cases = {r["household_id"]: r["id"] for r in rows(dsn, "SELECT id, household_id FROM alerts.cases")}
     case_a, case_b = cases[first], cases[second]
     late = next(c for h, c in cases.items() if h not in (first, second))

@@ -6,26 +6,21 @@ its form and never as JSON, the printable 公示, and the leaders' counts by tow
 
 import asyncio
 import re
-import uuid
 from datetime import datetime, timedelta
 
 import psycopg
 import pytest
+from alert_cases import HEAD_ID, PHONE, raise_alert, start_cases
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
-from temporalio.client import Client
 
 from services.alerts.case_deadlines import TZ
 from services.common.config import get_settings
-from services.common.db import create_pool
-from workflows.case_starter import start_pending_cases
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "xianjie-demo"
-COUNTY = "532325000000"
 DONGCHUAN = "532325100000"  # 栋川镇
-HEAD_ID, PHONE = "53232519650412002X", "13987812345"
 
 
 def _portal(database_url, monkeypatch):
@@ -89,36 +84,6 @@ def list_rows(r) -> list[tuple[str, str, str]]:
     """(row class, case id, SLA label) of each row of the case list."""
     return re.findall(r'<tr class="(\w*)">\s*<td>(?:<span class="tag sla-\w+">(\S+)</span>)?.*?<a href="/cases/(\d+)">',
                       r.text, re.DOTALL)
-
-
-def raise_alert(db, township: str, head_name: str, *, days_ago: int = 0) -> int:
-    """A household of the township with a firing alert group raised `days_ago` days ago; returns the household id."""
-    village = db.execute("SELECT code FROM common.regions WHERE level = 'village' AND code LIKE %s "
-                         "ORDER BY code LIMIT 1",
-                         (township[:9] + "%",)).fetchone()["code"]
-    no = f"{village}{uuid.uuid4().int % 10000:04d}"
-    household = db.execute(
-        """INSERT INTO alerts.households (household_no, county_code, township_code, village_code, head_name,
-                                          head_id_number, phone, category, members, labourers)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, '脱贫户', 3, 2) RETURNING id""",
-        (no, COUNTY, township, village, head_name, HEAD_ID, PHONE)).fetchone()["id"]
-    db.execute("""INSERT INTO alerts.household_members (household_id, name, id_number, relation, health)
-                  VALUES (%s, %s, %s, '户主', '患大病')""", (household, head_name, HEAD_ID))
-    group = db.execute(
-        """INSERT INTO alerts.alert_groups (subject_key, household_id, village_code, township_code, county_code,
-                                            period, severity, created_at)
-           VALUES (%s, %s, %s, %s, %s, '2023', 'critical', now() - make_interval(days => %s)) RETURNING id""",
-        (no, household, village, township, COUNTY, days_ago)).fetchone()["id"]
-    db.execute("""INSERT INTO alerts.alerts (group_id, subject_key, rule_id, rule_name, cause, severity, period, status)
-                  VALUES (%s, %s, 'medical_expense', '医疗支出较大', 'medical', 'critical', '2023', 'firing')""",
-               (group, no))
-    return household
-
-
-async def _start(dsn) -> int:
-    client = await Client.connect(get_settings().temporal_address)
-    with create_pool(dsn) as pool:
-        return await start_pending_cases(client, pool, get_settings().temporal_task_queue)
 
 
 def wait_until(db, sql, *params, timeout=30):
@@ -240,7 +205,7 @@ def test_cases_from_the_list_through_verification_decision_plan_and_visit(live_p
     first = raise_alert(db, DONGCHUAN, "张晓明")
     second = raise_alert(db, DONGCHUAN, "李秀英")
     raise_alert(db, other["code"], "王大山", days_ago=10)
-    assert asyncio.run(_start(database_url)) == 3
+    assert asyncio.run(start_cases(database_url)) == 3
     ids = {r["household_id"]: r["id"] for r in db.execute("SELECT id, household_id FROM alerts.cases")}
     a, b = ids[first], ids[second]
     late = next(c for h, c in ids.items() if h not in (first, second))
