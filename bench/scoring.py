@@ -14,11 +14,14 @@
 (b) ingest: `--events` `task.step.*` envelopes (opened, submitted on time or late,
     overdue, escalated, returned, approved; the payload of
     workflows/activities/task_activities.py `_event`) published to tasks.events; then
-    raw kafka-python consume of them (poll + commit) vs the assessment consumer
-    (`services.assessment.consumer.build_consumer()` through
+    raw kafka-python consume of them by one consumer (poll + commit), and the assessment
+    consumer (`services.assessment.consumer.build_consumer()` through
     `services.common.consumer_base.poll_and_apply`: decode, dedup on event_id, facts
-    into assessment.facts, commit), each in its own consumer group from the same
-    offsets. `ratio` = ingest / raw consume.
+    into assessment.facts, commit) twice over the same offsets: in this process, then
+    as deployed, one process per partition of tasks.events (the replicas of
+    deploy/k8s, each given its partition as the group's join would; what the first
+    pass wrote is taken back in between). `ratio` = the processes' rate / raw consume;
+    `ratio_one_process` = one process's.
 
 PostgreSQL and the broker: DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set (a scratch
 database: migrations are applied, assessment.facts and processed_events get rows),
@@ -26,7 +29,7 @@ otherwise the dev stack's embedded servers started here and stopped at the end (
 bench/outbox_relay.py, whose helpers this uses).
 
 Usage:  .venv/bin/python bench/scoring.py [--units 3000] [--facts-per-unit 300]
-                                          [--events 50000] [--skip-ingest]
+                                          [--events 100000] [--skip-ingest]
 The last line printed is one JSON object with the figures.
 """
 
@@ -189,8 +192,8 @@ def step_envelopes(n: int, seed: int = 7) -> list:
     return out
 
 
-def publish(envelopes: list) -> dict:
-    """Send the envelopes; returns the first offset of ours per partition."""
+def publish(envelopes: list) -> tuple[dict, dict]:
+    """Send the envelopes; returns the first offset of ours and the end offset per partition."""
     from kafka.structs import TopicPartition
 
     from services.common.kafka import make_producer
@@ -200,11 +203,13 @@ def publish(envelopes: list) -> dict:
         futures = [producer.send(TOPIC, key=e.key.encode(), value=e.to_bytes()) for e in envelopes]
         producer.flush()
         first: dict = {}
+        end: dict = {}
         for fut in futures:
             md = fut.get(timeout=60)
             tp = TopicPartition(TOPIC, md.partition)
             first[tp] = min(first.get(tp, md.offset), md.offset)
-        return first
+            end[tp] = max(end.get(tp, 0), md.offset + 1)
+        return first, end
     finally:
         producer.close()
 
@@ -244,6 +249,79 @@ def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
     return elapsed, join_s, facts
 
 
+def consume_partitions(env: dict, group: str, parts: list, ready, results) -> None:
+    """One replica of the assessment consumer (a process of its own), given its partitions
+    as the group's join would: from the first offset of ours to the end. Reports
+    (started, finished, events) with `time.perf_counter`, one clock for all processes."""
+    os.environ.update(env)
+    import psycopg
+    from kafka.structs import TopicPartition
+    from psycopg.rows import dict_row
+
+    from services.assessment.consumer import build_consumer
+    from services.common.consumer_base import poll_and_apply, tune_gc_for_batches
+    from services.common.kafka import make_consumer, make_producer
+
+    tune_gc_for_batches()
+    ec = build_consumer()
+    tps = {TopicPartition(TOPIC, p): (start, end) for p, start, end in parts}
+    consumer, producer = make_consumer(group), make_producer()
+    consumer.assign(list(tps))
+    for tp, (start, _) in tps.items():
+        consumer.seek(tp, start)
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
+        ready.wait()
+        seen, started = 0, time.perf_counter()
+        while any(consumer.position(tp) < end for tp, (_, end) in tps.items()):
+            result = poll_and_apply(consumer, producer, conn, ec)
+            if result is not None:
+                seen += len(result.applied) + result.duplicates + len(result.dead_letters)
+        results.put((started, time.perf_counter(), seen))
+    consumer.close()
+    producer.close()
+
+
+def forget(dsn: str, event_ids: list) -> None:
+    """Take back what the one-process phase wrote, so the processes apply the same events anew."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DELETE FROM assessment.facts WHERE event_ids && %s::uuid[]", (event_ids,))
+        conn.execute("DELETE FROM assessment.processed_events WHERE consumer = 'assessment' AND event_id = ANY(%s)",
+                     (event_ids,))
+
+
+def count_facts(dsn: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM assessment.facts").fetchone()[0]
+
+
+def bench_group_ingest(dsn: str, bootstrap: str, start: dict, end: dict) -> tuple[float, int, int]:
+    """The consumer as deployed with one replica per partition of tasks.events: every
+    process connected and positioned first, then released together; the rate is over
+    the first start to the last finish."""
+    import multiprocessing as mp
+
+    before = count_facts(dsn)
+    ctx = mp.get_context("spawn")
+    ready, results = ctx.Barrier(len(start) + 1), ctx.Queue()
+    env = {"DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    group = f"bench-assessment-group-{uuid.uuid4().hex[:8]}"
+    procs = [ctx.Process(target=consume_partitions, args=(env, group, [(tp.partition, first, end[tp])], ready, results))
+             for tp, first in start.items()]
+    for p in procs:
+        p.start()
+    ready.wait(timeout=120)
+    done = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    if any(p.exitcode for p in procs):
+        raise RuntimeError(f"a consumer process failed: exit codes {[p.exitcode for p in procs]}")
+    return max(d[1] for d in done) - min(d[0] for d in done), sum(d[2] for d in done), count_facts(dsn) - before
+
+
 def run_ingest(n: int) -> dict:
     from outbox_relay import bench_raw_consume, line, stack
 
@@ -260,24 +338,32 @@ def run_ingest(n: int) -> dict:
         migrate(st.dsn)
         ensure_topics(all_topics())
         envelopes = step_envelopes(n)
-        start = publish(envelopes)
+        start, end = publish(envelopes)
+        event_ids = [e.event_id for e in envelopes]
         del envelopes
         from services.common.consumer_base import tune_gc_for_batches
 
         tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
         raw_s, raw_join = bench_raw_consume(n, start)
-        raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)
+        raw = line(f"raw poll + commit, one consumer (group join {raw_join:.1f} s, excluded)", n, raw_s)
         ingest_s, join_s, facts = bench_ingest(st.dsn, n, start)
-        ingest = line(f"assessment consumer (join {join_s:.1f} s excl.), {facts} facts", n, ingest_s)
-    return {"events": n, "raw_consume_per_s": round(raw), "ingest_per_s": round(ingest),
-            "ratio": round(ingest / raw, 3), "facts_written": facts}
+        ingest = line(f"assessment consumer, one process (join {join_s:.1f} s excl.), {facts} facts", n, ingest_s)
+        forget(st.dsn, event_ids)
+        group_s, seen, group_facts = bench_group_ingest(st.dsn, st.bootstrap, start, end)
+        if (seen, group_facts) != (n, facts):
+            raise RuntimeError(f"the consumer processes handled {seen} of {n} events into {group_facts} facts")
+        group = line(f"assessment consumer, {len(start)} processes (one per partition, as deployed)", n, group_s)
+    return {"events": n, "raw_consume_per_s": round(raw), "ingest_per_s": round(group),
+            "ratio": round(group / raw, 3), "consumer_processes": len(start),
+            "ingest_one_process_per_s": round(ingest), "ratio_one_process": round(ingest / raw, 3),
+            "facts_written": facts}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--units", type=int, default=3000)
     ap.add_argument("--facts-per-unit", type=int, default=300)
-    ap.add_argument("--events", type=int, default=50_000, help="task.step.* events for the ingest part")
+    ap.add_argument("--events", type=int, default=100_000, help="task.step.* events for the ingest part")
     ap.add_argument("--skip-ingest", action="store_true", help="only the scoring part (no servers)")
     args = ap.parse_args()
     wall = time.perf_counter()

@@ -7,7 +7,8 @@ the steps due that month; escalations and alerts count in the month they happene
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from services.assessment.model import Fact
@@ -41,6 +42,14 @@ def month(moment: datetime) -> str:
     return moment.astimezone(TZ).strftime("%Y-%m")
 
 
+@lru_cache(maxsize=4096)
+def _due(due_at: str) -> tuple[str, date]:
+    """The month and Shanghai day of a step's due time. Thousands of steps share a due time
+    (the 5th of the month for every unit's 月报), so it is worked out once per value."""
+    local = datetime.fromisoformat(due_at).astimezone(TZ)
+    return local.strftime("%Y-%m"), local.date()
+
+
 def facts_of(env: Envelope) -> list[Fact]:
     p = env.payload
     ids = (str(env.event_id),)
@@ -55,19 +64,19 @@ def facts_of(env: Envelope) -> list[Fact]:
     if env.type == "alert.raised":
         return [Fact(unit_id=u, period=month(env.occurred_at), kind="alert_raised", value=1, event_ids=ids,
                      ref=f"预警 {p.get('subject_key', '')} {p.get('period', '')}") for u in p.get("routed_unit_ids", [])]
-    due = datetime.fromisoformat(p["due_at"])
+    due_month, due_day = _due(p["due_at"])
     common = dict(unit_id=p["unit_id"], event_ids=ids, task_id=p["task_id"], step_id=p["step_id"],
                   ref=f"任务{p['task_id']} · {STEP_KIND_LABELS.get(p.get('kind', ''), p.get('kind', ''))} "
                       f"{p.get('period', '')}".strip())
     if env.type in STEP_EVENTS:
         kind = STEP_EVENTS[env.type]
-        at = env.occurred_at if kind == "step_escalated" else due
-        value = float(p.get("level", 1)) if kind == "step_escalated" else 1.0
-        return [Fact(period=month(at), kind=kind, value=value, **common)]
+        if kind == "step_escalated":
+            return [Fact(period=month(env.occurred_at), kind=kind, value=float(p.get("level", 1)), **common)]
+        return [Fact(period=due_month, kind=kind, value=1.0, **common)]
     if env.type in ("task.step.submitted", "task.step.acknowledged"):
-        late_days = (env.occurred_at.astimezone(TZ).date() - due.astimezone(TZ).date()).days
+        late_days = (env.occurred_at.astimezone(TZ).date() - due_day).days
         on_time = p.get("on_time", late_days <= 0)
         if on_time:
-            return [Fact(period=month(due), kind="step_on_time", value=1, **common)]
-        return [Fact(period=month(due), kind="step_late", value=float(max(late_days, 1)), **common)]
+            return [Fact(period=due_month, kind="step_on_time", value=1, **common)]
+        return [Fact(period=due_month, kind="step_late", value=float(max(late_days, 1)), **common)]
     return []

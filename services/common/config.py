@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 1000
     kafka_max_poll_interval_ms: int = 3000
     kafka_request_timeout_ms: int = 15000
-    kafka_max_poll_records: int = 500
+    kafka_max_poll_records: int = 2000  # one consumer transaction: larger amortises the commit
     kafka_linger_ms: int = 5
     relay_batch_size: int = 500
     relay_idle_sleep_s: float = 0.2

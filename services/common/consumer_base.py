@@ -137,15 +137,19 @@ class EventConsumer:
         if not envelopes:
             return []
         unique = list({e.event_id: e for e in envelopes}.values())
-        fresh_ids = {
-            r[0]
-            for r in conn.cursor(row_factory=tuple_row).execute(
-                f"""INSERT INTO {self.schema}.processed_events (event_id, consumer)
-                    SELECT unnest(%b::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""",
-                ([e.event_id for e in unique], self.name),
-            )
-        }
-        fresh = [e for e in unique if e.event_id in fresh_ids]
+        # One row back: NULL when every event is new (the usual case, so no id comes back
+        # to be parsed), else the ids that are. The ids go as one array literal.
+        fresh_ids = conn.cursor(row_factory=tuple_row).execute(
+            f"""WITH fresh AS (INSERT INTO {self.schema}.processed_events (event_id, consumer)
+                               SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id)
+                SELECT CASE WHEN count(*) < %s THEN coalesce(array_agg(event_id), '{{}}') END FROM fresh""",
+            ("{" + ",".join(str(e.event_id) for e in unique) + "}", self.name, len(unique)),
+        ).fetchone()[0]
+        if fresh_ids is None:
+            fresh = unique
+        else:
+            fresh_set = set(fresh_ids)
+            fresh = [e for e in unique if e.event_id in fresh_set]
         result.duplicates += len(envelopes) - len(fresh)
         by_type: dict[str, list[Envelope]] = {}
         for e in fresh:

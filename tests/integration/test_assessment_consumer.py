@@ -8,7 +8,7 @@ import pytest
 
 from services.assessment.consumer import build_consumer
 from services.common.config import get_settings
-from services.common.consumer_base import poll_and_apply
+from services.common.consumer_base import BatchResult, poll_and_apply
 from services.common.events import new_envelope
 from services.common.kafka import ensure_topics, make_consumer, make_producer
 
@@ -55,3 +55,23 @@ def test_duplicated_and_out_of_order_events_make_each_fact_once(database_url, br
         ("step_due", "2023-03", 1.0), ("step_escalated", "2023-03", 1.0), ("step_late", "2023-03", 3.0),
         ("step_overdue", "2023-03", 1.0)]
     assert {(u, r) for *_, u, r in facts} == {(60, "532325000000")}
+
+
+def test_a_batch_applies_only_the_events_not_seen_before(database_url):
+    """The dedup query answers NULL when every event is new; a batch mixing seen and new
+    events (and one repeated inside the batch) applies the new ones once; an all-seen batch
+    applies nothing."""
+    ec = build_consumer()
+    first, second, third = (step_event("task.step.opened", d) for d in (1, 2, 3))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("DELETE FROM assessment.processed_events WHERE consumer = 'assessment'")
+            conn.execute("DELETE FROM assessment.facts")
+            result = BatchResult()
+            assert ec._apply_new(conn, [first], result) == [first]
+            assert ec._apply_new(conn, [first, second, third, second], result) == [second, third]
+            assert ec._apply_new(conn, [third, first], result) == []
+            assert result.duplicates == 0 + 2 + 2  # first seen again and second twice in one batch; then both
+            ids = conn.execute("SELECT event_ids FROM assessment.facts ORDER BY id").fetchall()
+            assert [row[0] for row in ids] == [[first.event_id], [second.event_id], [third.event_id]]
+            raise psycopg.Rollback()
