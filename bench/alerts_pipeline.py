@@ -66,7 +66,16 @@ import orjson  # noqa: E402
 import psycopg  # noqa: E402
 from kafka.structs import TopicPartition  # noqa: E402
 
-from bench.outbox_relay import joined, line, rate, rss_mb, stack, start_group_at  # noqa: E402
+from bench.outbox_relay import (  # noqa: E402
+    consume_as_replicas,
+    end_offsets,
+    joined,
+    line,
+    rate,
+    rss_mb,
+    stack,
+    start_group_at,
+)
 
 TOPIC = "household.events"
 EVENT_TYPE = "household.record.saved"
@@ -160,14 +169,14 @@ def make_event(rng: random.Random, h: tuple, period: str | None = None) -> tuple
     env = {
         "event_id": event_id, "type": EVENT_TYPE, "schema_version": 1, "occurred_at": now, "recorded_at": now,
         "source": "alerts", "regions": {"county": COUNTY, "township": township, "village": village},
-        "entity_id": str(hid), "key": no,
+        "entity_id": str(hid), "key": village,  # register._emit keys by village
         "payload": {  # register.facts_payload
             "household_id": hid, "household_no": no, "county_code": COUNTY, "township_code": township,
             "village_code": village, "category": category, "members": members, "no_labour_capacity": no_labour,
             "under_assistance": assisted, "record": record, "previous": previous,
         },
     }
-    return no.encode(), orjson.dumps(env), event_id
+    return village.encode(), orjson.dumps(env), event_id
 
 
 def trip_share(households: list[tuple], sample: int = 20000) -> float:
@@ -366,6 +375,18 @@ class Pipeline:
         self.conn.close()
 
 
+def clone_database(dsn: str, name: str) -> str:
+    """A copy of the bench database as it is now (registry and households, nothing consumed
+    yet), for the replicas' run: each run applies the same events to the same start."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        source = conninfo_to_dict(dsn)["dbname"]
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    return make_conninfo(dsn, dbname=name)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -430,6 +451,8 @@ def main() -> int:
     ap.add_argument("--max-poll-interval-ms", type=int, default=15000,
                     help="for the pipeline's consumer (default 15000: a batch of 2000 takes more than the "
                          "settings' 3000 ms here; tansu holds a group join that long)")
+    ap.add_argument("--replicas", action=argparse.BooleanOptionalAction, default=True,
+                    help="(4): the consumer as deployed, one process per partition (default on)")
     ap.add_argument("--profile", metavar="FILE", help="run the pipeline phase under cProfile, stats to FILE")
     args = ap.parse_args()
     n = args.events
@@ -466,7 +489,9 @@ def main() -> int:
         print(f"    events tripping a household rule: {share:.1%} (20,000-event sample, rules applied directly)",
               flush=True)
         start, produce_s = produce_all(households, n)
+        end = end_offsets(TOPIC)
         line(f"raw produce to {TOPIC} (generation included)", n, produce_s)
+        replicas_dsn = clone_database(st.dsn, "xianjie_bench_replicas") if args.replicas else None
 
         from services.common.consumer_base import tune_gc_for_batches
 
@@ -531,11 +556,28 @@ def main() -> int:
         finally:
             pipe.close()
 
+        if args.replicas:
+            print(f"(4) as deployed: one consumer process per partition of {TOPIC} ({len(start)}), "
+                  "the same events on a copy of the database taken before (2)", flush=True)
+            replicas_s, seen, replica_rss = consume_as_replicas(replicas_dsn, st.bootstrap, "services.alerts.consumer",
+                                                                start, end)
+            if seen != n:
+                raise RuntimeError(f"the replicas handled {seen} of {n} events")
+            replicas = line(f"{len(start)} processes (largest {replica_rss:.0f} MB resident)", n, replicas_s)
+            with psycopg.connect(replicas_dsn) as conn:
+                replica_alerts = conn.execute("SELECT count(*) FROM alerts.alerts").fetchone()[0]
+            print(f"    ratio replicas / raw consume {replicas / raw:.3f}; {replica_alerts} alerts "
+                  f"(one process: {alerts}); 1,000,000 take {1_000_000 / replicas:.0f} s at this rate", flush=True)
+            if replica_alerts != alerts:
+                raise RuntimeError(f"the replicas raised {replica_alerts} alerts, one process {alerts}")
+
     result = {
         "bench": "alerts_pipeline", "events": n, "households": len(households), "trip_share": round(share, 3),
         "max_poll_records": args.max_poll_records,
         "raw_per_s": round(raw), "pipeline_per_s": round(pipeline), "ratio": round(ratio, 3),
-        "seconds": round(pipe_s, 1), "rejoins": pipe.rejoins, "profiled": bool(args.profile),
+        "seconds": round(pipe_s, 1),
+        **({"replicas": len(start), "replicas_per_s": round(replicas), "replicas_ratio": round(replicas / raw, 3),
+            "replicas_seconds": round(replicas_s, 1)} if args.replicas else {}), "rejoins": pipe.rejoins, "profiled": bool(args.profile),
         "rss_warm_mb": round(pipe.rss_warm_mb), "rss_end_mb": round(pipe.rss_end_mb),
     }
     if lat:

@@ -164,6 +164,80 @@ def joined(consumer, timeout_s: float = 120) -> float:
     return time.perf_counter() - started
 
 
+def end_offsets(topic: str) -> dict[TopicPartition, int]:
+    """Where each partition of `topic` ends now."""
+    from services.common.kafka import make_consumer
+
+    c = make_consumer(None)
+    try:
+        return c.end_offsets([TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))])
+    finally:
+        c.close()
+
+
+def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, results) -> None:
+    """One replica of a service's consumer, in a process of its own, given its partitions as
+    the group's join would, read from `start` to `end`: `run_consumer`'s loop (one
+    connection, `poll_and_apply`) without the reconnecting. Reports (started, finished,
+    events handled, resident MB) with `time.perf_counter`, one clock for all processes."""
+    import importlib
+
+    os.environ.update(env)
+    from psycopg.rows import dict_row
+
+    from services.common.consumer_base import poll_and_apply, tune_gc_for_batches
+    from services.common.kafka import make_consumer, make_producer
+
+    module = importlib.import_module(consumer_module)
+    tune_gc_for_batches()
+    ec = module.build_consumer()
+    ends = {TopicPartition(topic, p): end for topic, p, _, end in parts}
+    consumer, producer = make_consumer(group), make_producer()
+    consumer.assign(list(ends))
+    for topic, p, start, _ in parts:
+        consumer.seek(TopicPartition(topic, p), start)
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
+        ready.wait()
+        seen, started = 0, time.perf_counter()
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            result = poll_and_apply(consumer, producer, conn, ec)
+            if result is not None:
+                seen += len(result.applied) + result.duplicates + len(result.dead_letters)
+        results.put((started, time.perf_counter(), seen, rss_mb()))
+    consumer.close()
+    producer.close()
+
+
+def consume_as_replicas(dsn: str, bootstrap: str, consumer_module: str, start: dict[TopicPartition, int],
+                        end: dict[TopicPartition, int]) -> tuple[float, int, float]:
+    """A service's consumer as deployed with one replica per partition (the most that do
+    work): a process each, all connected and positioned first, then released together.
+    Returns the seconds from the first start to the last finish, the events handled and
+    the largest replica's resident memory (MB)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    ready, results = ctx.Barrier(len(start) + 1), ctx.Queue()
+    env = {"DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    group = f"bench-replicas-{uuid.uuid4().hex[:8]}"
+    procs = [ctx.Process(target=_replica, args=(env, consumer_module, group,
+                                                [(tp.topic, tp.partition, first, end[tp])], ready, results))
+             for tp, first in start.items()]
+    for p in procs:
+        p.start()
+    try:
+        ready.wait(timeout=180)
+        done = [results.get(timeout=1800) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
+    if any(p.exitcode for p in procs):
+        raise RuntimeError(f"a consumer replica failed: exit codes {[p.exitcode for p in procs]}")
+    return max(d[1] for d in done) - min(d[0] for d in done), sum(d[2] for d in done), max(d[3] for d in done)
+
+
 # ---------------------------------------------------------------------------
 # The measurements.
 

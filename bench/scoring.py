@@ -249,38 +249,6 @@ def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
     return elapsed, join_s, facts
 
 
-def consume_partitions(env: dict, group: str, parts: list, ready, results) -> None:
-    """One replica of the assessment consumer (a process of its own), given its partitions
-    as the group's join would: from the first offset of ours to the end. Reports
-    (started, finished, events) with `time.perf_counter`, one clock for all processes."""
-    os.environ.update(env)
-    import psycopg
-    from kafka.structs import TopicPartition
-    from psycopg.rows import dict_row
-
-    from services.assessment.consumer import build_consumer
-    from services.common.consumer_base import poll_and_apply, tune_gc_for_batches
-    from services.common.kafka import make_consumer, make_producer
-
-    tune_gc_for_batches()
-    ec = build_consumer()
-    tps = {TopicPartition(TOPIC, p): (start, end) for p, start, end in parts}
-    consumer, producer = make_consumer(group), make_producer()
-    consumer.assign(list(tps))
-    for tp, (start, _) in tps.items():
-        consumer.seek(tp, start)
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
-        ready.wait()
-        seen, started = 0, time.perf_counter()
-        while any(consumer.position(tp) < end for tp, (_, end) in tps.items()):
-            result = poll_and_apply(consumer, producer, conn, ec)
-            if result is not None:
-                seen += len(result.applied) + result.duplicates + len(result.dead_letters)
-        results.put((started, time.perf_counter(), seen))
-    consumer.close()
-    producer.close()
-
-
 def forget(dsn: str, event_ids: list) -> None:
     """Take back what the one-process phase wrote, so the processes apply the same events anew."""
     import psycopg
@@ -298,32 +266,8 @@ def count_facts(dsn: str) -> int:
         return conn.execute("SELECT count(*) FROM assessment.facts").fetchone()[0]
 
 
-def bench_group_ingest(dsn: str, bootstrap: str, start: dict, end: dict) -> tuple[float, int, int]:
-    """The consumer as deployed with one replica per partition of tasks.events: every
-    process connected and positioned first, then released together; the rate is over
-    the first start to the last finish."""
-    import multiprocessing as mp
-
-    before = count_facts(dsn)
-    ctx = mp.get_context("spawn")
-    ready, results = ctx.Barrier(len(start) + 1), ctx.Queue()
-    env = {"DATABASE_URL": dsn, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    group = f"bench-assessment-group-{uuid.uuid4().hex[:8]}"
-    procs = [ctx.Process(target=consume_partitions, args=(env, group, [(tp.partition, first, end[tp])], ready, results))
-             for tp, first in start.items()]
-    for p in procs:
-        p.start()
-    ready.wait(timeout=120)
-    done = [results.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-    if any(p.exitcode for p in procs):
-        raise RuntimeError(f"a consumer process failed: exit codes {[p.exitcode for p in procs]}")
-    return max(d[1] for d in done) - min(d[0] for d in done), sum(d[2] for d in done), count_facts(dsn) - before
-
-
 def run_ingest(n: int) -> dict:
-    from outbox_relay import bench_raw_consume, line, stack
+    from outbox_relay import bench_raw_consume, consume_as_replicas, line, stack
 
     with stack() as st:
         os.environ["DATABASE_URL"] = st.dsn
@@ -349,7 +293,9 @@ def run_ingest(n: int) -> dict:
         ingest_s, join_s, facts = bench_ingest(st.dsn, n, start)
         ingest = line(f"assessment consumer, one process (join {join_s:.1f} s excl.), {facts} facts", n, ingest_s)
         forget(st.dsn, event_ids)
-        group_s, seen, group_facts = bench_group_ingest(st.dsn, st.bootstrap, start, end)
+        before = count_facts(st.dsn)
+        group_s, seen, _ = consume_as_replicas(st.dsn, st.bootstrap, "services.assessment.consumer", start, end)
+        group_facts = count_facts(st.dsn) - before
         if (seen, group_facts) != (n, facts):
             raise RuntimeError(f"the consumer processes handled {seen} of {n} events into {group_facts} facts")
         group = line(f"assessment consumer, {len(start)} processes (one per partition, as deployed)", n, group_s)

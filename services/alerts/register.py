@@ -49,8 +49,13 @@ def facts_payload(household: dict, record: dict | None, previous: dict | None) -
 
 def _emit(conn: psycopg.Connection, type_: str, household: dict, record: dict | None) -> None:
     previous = repo.get_record(conn, household["id"], previous_period(record["period"])) if record else None
+    # Keyed by village, not household: a village's households share one partition, so one
+    # consumer replica at a time evaluates the village-level rules (3 % / 5 % / 1000 人) and
+    # writes the village's alert rows; keyed by household, every replica locked the same
+    # village rows in every batch and the replicas ran one after another. A household's own
+    # events stay in order (its village is in its key) unless it moves village.
     write_outbox(conn, "alerts", "household.events", new_envelope(
-        type_, source="alerts", entity_id=str(household["id"]), key=household["household_no"],
+        type_, source="alerts", entity_id=str(household["id"]), key=household["village_code"],
         regions={"county": household["county_code"], "township": household["township_code"],
                  "village": household["village_code"]},
         payload=facts_payload(household, record, previous),

@@ -62,7 +62,8 @@ def test_register_a_household_and_its_record(client, database_url):
     assert types == ["household.updated", "household.record.saved"], "a repeated record writes no second event"
     payload = events(database_url)[-1]["payload"]
     assert payload["record"]["per_capita_income"] == 7900 and payload["previous"] is None
-    assert payload["category"] == "脱贫户" and events(database_url)[-1]["key"] == HOUSEHOLD["household_no"]
+    assert payload["category"] == "脱贫户" and payload["household_no"] == HOUSEHOLD["household_no"]
+    assert events(database_url)[-1]["key"] == VILLAGE, "keyed by village: one replica evaluates a village's rules"
 
     page = client.get(f"/api/households/{h['id']}", headers=login(client, "yaoan_office")).json()
     assert page["household"]["head_id_number"] == "1101**********002X"

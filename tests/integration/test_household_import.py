@@ -90,7 +90,7 @@ def snapshot(dsn) -> dict:
             "records": q("SELECT h.household_no, r.period, r.per_capita_income, r.entered_at, r.source "
                          "FROM alerts.household_records r JOIN alerts.households h ON h.id = r.household_id "
                          "ORDER BY 1, 2"),
-            "outbox": q("SELECT envelope->>'type', envelope->>'key' FROM alerts.outbox ORDER BY id"),
+            "outbox": q("SELECT envelope->>'type', envelope->'payload'->>'household_no' FROM alerts.outbox ORDER BY id"),
             "audit": q("SELECT action, entity_id FROM common.audit_log WHERE service = 'alerts' ORDER BY id"),
         }
 

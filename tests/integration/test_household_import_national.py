@@ -54,7 +54,7 @@ def snapshot(dsn) -> dict:
                             "FROM alerts.household_monitoring ORDER BY household_id"),
             "records": q("SELECT household_id, period, wage_income, entered_at FROM alerts.household_records "
                          "ORDER BY household_id, period"),
-            "outbox": q("SELECT envelope->>'type', envelope->>'key' FROM alerts.outbox ORDER BY id"),
+            "outbox": q("SELECT envelope->>'type', envelope->'payload'->>'household_no' FROM alerts.outbox ORDER BY id"),
         }
 
 
