@@ -164,15 +164,22 @@ def joined(consumer, timeout_s: float = 120) -> float:
     return time.perf_counter() - started
 
 
-def end_offsets(topic: str) -> dict[TopicPartition, int]:
-    """Where each partition of `topic` ends now."""
-    from services.common.kafka import make_consumer
+class _Bounded:
+    """The KafkaConsumer as poll_and_apply sees it, except that a poll returns no record at
+    or past `ends` (events produced after the measured ones are not the replicas')."""
 
-    c = make_consumer(None)
-    try:
-        return c.end_offsets([TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))])
-    finally:
-        c.close()
+    def __init__(self, consumer, ends: dict[TopicPartition, int]) -> None:
+        self.consumer, self.ends = consumer, ends
+
+    def __getattr__(self, name):  # commit, assignment, highwater: as the consumer's
+        return getattr(self.consumer, name)
+
+    def remaining(self) -> int:
+        return sum(max(0, end - self.consumer.position(tp)) for tp, end in self.ends.items())
+
+    def poll(self, timeout_ms: int = 0) -> dict:
+        return self.consumer.poll(timeout_ms=timeout_ms, max_records=min(self.remaining(),
+                                                                          self.consumer.config["max_poll_records"]))
 
 
 def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, results) -> None:
@@ -196,11 +203,12 @@ def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, re
     consumer.assign(list(ends))
     for topic, p, start, _ in parts:
         consumer.seek(TopicPartition(topic, p), start)
+    bounded = _Bounded(consumer, ends)
     with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
         ready.wait()
         seen, started = 0, time.perf_counter()
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            result = poll_and_apply(consumer, producer, conn, ec)
+        while bounded.remaining():
+            result = poll_and_apply(bounded, producer, conn, ec)
             if result is not None:
                 seen += len(result.applied) + result.duplicates + len(result.dead_letters)
         results.put((started, time.perf_counter(), seen, rss_mb()))
