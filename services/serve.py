@@ -61,7 +61,7 @@ def serve_relay() -> None:
     from kafka.errors import KafkaError
 
     from services.common import relay
-    from services.common.kafka import ensure_topics, epochs_in_broker, make_producer, write_epoch
+    from services.common.kafka import EpochProbe, ensure_topics, make_producer, write_epoch
     from services.common.state_metrics import register_state_metrics
 
     s = get_settings()
@@ -70,7 +70,7 @@ def serve_relay() -> None:
     stop, live = _stop_flag(), Liveness()
     register_state_metrics(s.dsn)  # the relay runs alone: the business-state counts are scraped once
     serve_metrics(s.bind_host, s.relay_metrics_port, live)
-    producer = make_producer()
+    producer, epochs_in_broker = make_producer(), EpochProbe()
 
     while not stop.is_set():
         try:
@@ -88,6 +88,7 @@ def serve_relay() -> None:
             stop.wait(1)
             producer = make_producer()
     producer.close()
+    epochs_in_broker.close()
 
 
 def serve_consumer(name: str) -> None:

@@ -12,7 +12,7 @@ import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
 from services.common.config import get_settings
@@ -73,24 +73,39 @@ def ensure_topics(topics: dict[str, int] | None = None) -> list[str]:
         admin.close()
 
 
-def epochs_in_broker(timeout_s: float = 3.0) -> set[str]:
-    """Every epoch marker the broker holds (none after tansu restarted)."""
-    ensure_topics()
-    probe = make_consumer(None)
-    try:
+class EpochProbe:
+    """Reads every epoch marker the broker holds (none after tansu restarted). The relay asks
+    every few seconds; one consumer is kept for it, since a consumer made and closed each
+    time cancelled its own metadata refresh on closing and logged an error for it."""
+
+    def __init__(self, timeout_s: float = 3.0) -> None:
+        self.timeout_s = timeout_s
+        self._consumer: KafkaConsumer | None = None
+
+    def __call__(self) -> set[str]:
+        ensure_topics()  # a broker that restarted has no topics: make them again first
         tp = TopicPartition(EPOCH_TOPIC, 0)
-        probe.assign([tp])
-        probe.seek_to_beginning(tp)
-        found: set[str] = set()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            batch = probe.poll(timeout_ms=300).get(tp, [])
-            if not batch:
-                break
-            found |= {r.value.decode() for r in batch if r.value}
-        return found
-    finally:
-        probe.close()
+        try:
+            if self._consumer is None:
+                self._consumer = make_consumer(None)
+                self._consumer.assign([tp])
+            self._consumer.seek_to_beginning(tp)
+            found: set[str] = set()
+            deadline = time.monotonic() + self.timeout_s
+            while time.monotonic() < deadline:
+                batch = self._consumer.poll(timeout_ms=300).get(tp, [])
+                if not batch:
+                    break
+                found |= {r.value.decode() for r in batch if r.value}
+            return found
+        except KafkaError:
+            self.close()  # made anew on the next call
+            raise
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
 
 
 def write_epoch(epoch: str) -> None:

@@ -14,7 +14,7 @@ from services.common import relay
 from services.common.config import get_settings
 from services.common.consumer_base import EventConsumer, poll_and_apply
 from services.common.events import new_envelope, write_outbox
-from services.common.kafka import ensure_topics, epochs_in_broker, make_consumer, make_producer, write_epoch
+from services.common.kafka import EpochProbe, ensure_topics, make_consumer, make_producer, write_epoch
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +135,7 @@ def test_events_accepted_before_a_broker_restart_are_applied_after_it(env, broke
     prefix = uuid.uuid4().hex
     queue_events(env, prefix, 4)
     producer = make_producer()
+    epochs_in_broker = EpochProbe()  # one probe throughout, as the relay keeps it across a broker restart
     with psycopg.connect(env, autocommit=True) as conn:
         assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [], "the first run only writes its epoch"
         assert relay.publish_batch(conn, producer, "tasks", 100) == 4
@@ -147,6 +148,7 @@ def test_events_accepted_before_a_broker_restart_are_applied_after_it(env, broke
     with psycopg.connect(env, autocommit=True) as conn:
         assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [TOPIC]
         assert relay.requeue_lost(conn, epochs_in_broker, write_epoch) == [], "nothing to requeue twice"
+        epochs_in_broker.close()
         producer = make_producer()
         assert relay.publish_batch(conn, producer, "tasks", 100) >= 4
         producer.close()
