@@ -39,7 +39,9 @@ from services.alerts.case_schemas import (
     VerifyIn,
 )
 from services.alerts.cases import STAGE_LABELS, STATUS_LABELS, CaseAction, CaseState, Measure, refusal_of
+from services.common import excel
 from services.common.auth import Principal, require
+from services.common.excel_http import EXPORT_MAX_ROWS, XLSX_RESPONSE, Format, export_format, export_rows, xlsx_download
 from services.common.http import DbId
 from services.common.temporal import temporal
 from services.common.units import code_prefix, jurisdiction_prefix
@@ -61,6 +63,25 @@ def labelled(row: dict) -> dict:
             "sla_label": SLA_LABELS[row["sla"]]}
 
 
+CASE_COLUMNS = [  # the list as a 监测帮扶案件台账 in Excel
+    excel.Column("id", "案件编号"),
+    excel.Column("household_no", "户编号"),
+    excel.Column("head_name", "户主"),
+    excel.Column("category", "农户类别"),
+    excel.Column("township_name", "乡镇"),
+    excel.Column("village_name", "村"),
+    excel.Column("monitoring_kind", "监测对象类型"),
+    excel.Column("stage_label", "办理阶段"),
+    excel.Column("status_label", "状态"),
+    excel.Column("sla_label", "时限"),
+    excel.Column("alerted_at", "预警时间"),
+    excel.Column("due_at", "当前阶段期限"),
+    excel.Column("overdue", "是否逾期"),
+    excel.Column("escalation_level", "督办级别"),
+    excel.Column("stable_months", "稳定月数"),
+]
+
+
 def _scope(p: Principal, region: str | None) -> str | None:
     """The code prefix to list: the caller's jurisdiction, narrowed by `region`; None when they do not meet."""
     own = jurisdiction_prefix(p.region_code, p.region_level)
@@ -72,7 +93,8 @@ def _scope(p: Principal, region: str | None) -> str | None:
     return own if own.startswith(wanted) else None
 
 
-@router.get("/cases", response_model=CaseList, summary="监测帮扶案件列表(本辖区;按状态、阶段、超时状态、乡镇)")
+@router.get("/cases", response_model=CaseList, responses=XLSX_RESPONSE,
+            summary="监测帮扶案件列表(本辖区;按状态、阶段、超时状态、乡镇;format=xlsx 导出 Excel 台账)")
 def list_cases(
     request: Request,
     status: str | None = Query(None, pattern="^(open|rejected|eliminated)$", description="办理中/不予认定/风险已消除"),
@@ -83,15 +105,25 @@ def list_cases(
     mine: bool = Query(False, description="只看本单位承办(核查、回访)的案件"),
     limit: int = Query(20, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000_000),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require(*READERS)),
 ):
     prefix = _scope(p, region)
+    filters = dict(stage=stage, status=status, sla=sla, township=township, unit_id=p.unit_id if mine else None)
+    if fmt == "xlsx":
+        total, rows = (0, []) if prefix is None else _all_cases(request, prefix, filters)
+        return xlsx_download(f"{p.unit_name}监测帮扶案件台账", "监测帮扶案件", CASE_COLUMNS,
+                             export_rows(total, lambda *_: [labelled(r) for r in rows]))
     if prefix is None:
         return {"total": 0, "limit": limit, "offset": offset, "items": []}
     with request.app.state.pool.connection() as conn:
-        total, rows = repo.list_cases(conn, prefix, limit=limit, offset=offset, stage=stage, status=status, sla=sla,
-                                      township=township, unit_id=p.unit_id if mine else None)
+        total, rows = repo.list_cases(conn, prefix, limit=limit, offset=offset, **filters)
     return {"total": total, "limit": limit, "offset": offset, "items": [labelled(r) for r in rows]}
+
+
+def _all_cases(request: Request, prefix: str, filters: dict) -> tuple[int, list]:
+    with request.app.state.pool.connection() as conn:
+        return repo.list_cases(conn, prefix, limit=EXPORT_MAX_ROWS, offset=0, **filters)
 
 
 @router.get("/cases/counts", response_model=CaseCounts, summary="各乡镇监测帮扶案件数(办理中、正常/临期/逾期、督办)")

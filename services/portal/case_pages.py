@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -75,14 +76,16 @@ def cases(request: Request, stage: str = "", sla: str = "", status: str = "", to
     offset = max(offset, 0)
     # a unit sees the cases it handles (核查、回访) unless it asks for the whole jurisdiction, as for alerts
     only_mine = mine == "true" or (not mine and user.has("unit_staff", "unit_head") and not user.has("office_admin"))
-    page = backend(request).get(
-        "alerts", "/api/cases", user.token, stage=stage if stage in STAGES else None, sla=sla if sla in SLA else None,
-        status=status if status in CASE_STATUS else None, township=township if township.isdigit() else None,
-        mine="true" if only_mine else None, limit=PAGE_SIZE, offset=offset)
+    filters = {k: v for k, v in {
+        "stage": stage if stage in STAGES else None, "sla": sla if sla in SLA else None,
+        "status": status if status in CASE_STATUS else None, "township": township if township.isdigit() else None,
+        "mine": "true" if only_mine else None}.items() if v is not None}
+    page = backend(request).get("alerts", "/api/cases", user.token, **filters, limit=PAGE_SIZE, offset=offset)
     return render(request, "cases.html", user, title="预警个案", page=page, stage=stage, sla=sla, status=status,
                   township=township, mine=only_mine, stages=STAGES, sla_labels=SLA, statuses=CASE_STATUS,
                   townships=_townships(request, user.token),
-                  pager=page_links(request, page["total"], PAGE_SIZE, offset))
+                  pager=page_links(request, page["total"], PAGE_SIZE, offset),
+                  export=f"/files/alerts/api/cases?{urlencode(filters)}")
 
 
 def township_rows(counts: dict, townships: list[dict]) -> list[dict]:

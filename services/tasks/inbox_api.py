@@ -10,16 +10,14 @@ Updates and live elsewhere.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import Response
 
 from services.common import audit, excel
 from services.common.auth import Principal, require
 from services.common.db import reading
+from services.common.excel_http import XLSX_RESPONSE, Format, export_format, export_rows, xlsx_download
 from services.common.http import DbId
 from services.common.units import jurisdiction_prefix
 from services.tasks import inbox_repository as repo
@@ -43,18 +41,9 @@ router = APIRouter(prefix="/api")
 
 MAX_ID = 2**63 - 1
 MAX_OFFSET = 1_000_000_000
-EXPORT_MAX_ROWS = 20_000
 PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
 STATUS_PATTERN = "^(open|submitted|approved|returned)$"
 KIND_PATTERN = "^(acknowledge|monthly_report|quarterly_analysis|half_year_summary|annual_summary|completion_report)$"
-XLSX_RESPONSE = {200: {"content": {excel.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-                       "description": "JSON;或 format=xlsx 时为 Excel 文件(全部符合条件的行,不分页)"}}
-
-Format = Literal["json", "xlsx"]
-
-
-async def _format(fmt: Format = Query("json", alias="format", description="json,或 xlsx 下载 Excel")) -> Format:
-    return fmt
 
 
 async def _page(limit: int = Query(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)"),
@@ -68,28 +57,6 @@ def _id_query(description: str):
 
 def _prefix(p: Principal) -> str:
     return jurisdiction_prefix(p.region_code, p.region_level)
-
-
-def _now_label() -> str:
-    return datetime.now(excel.TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def _xlsx(title: str, filename: str, columns: list[excel.Column], rows: list[dict]) -> Response:
-    stamped = f"{filename}-{datetime.now(excel.TZ):%Y%m%d}.xlsx"
-    return Response(
-        excel.to_xlsx(f"{title}(导出时间 {_now_label()})", columns, rows, sheet_name=title),
-        media_type=excel.XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f"attachment; filename=\"export.xlsx\"; filename*=UTF-8''{quote(stamped)}"},
-    )
-
-
-def _export_rows(total: int, fetch) -> list[dict]:
-    if total > EXPORT_MAX_ROWS:
-        raise HTTPException(
-            status_code=422,
-            detail=f"导出结果共 {total} 行,超过上限 {EXPORT_MAX_ROWS} 行,请缩小筛选范围 (too many rows to export)",
-        )
-    return fetch(EXPORT_MAX_ROWS, 0)
 
 
 def _labelled(row: dict) -> dict:
@@ -125,16 +92,16 @@ def inbox(
     period: str | None = Query(None, pattern=PERIOD_PATTERN, description="2023-05、2023-Q2、2023-H1、2023"),
     kind: str | None = Query(None, pattern=KIND_PATTERN, description="步骤类型"),
     page: dict = Depends(_page),
-    fmt: Format = Depends(_format),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require()),
 ):
     filters = dict(status=status, overdue=overdue, task_id=task_id, document_id=document_id, period=period, kind=kind)
     with reading(request.app.state.pool) as conn:
         total = repo.count_inbox(conn, p.unit_id, **filters)
         if fmt == "xlsx":
-            rows = _export_rows(total, lambda lim, off: repo.list_inbox(conn, p.unit_id, limit=lim, offset=off,
+            rows = export_rows(total, lambda lim, off: repo.list_inbox(conn, p.unit_id, limit=lim, offset=off,
                                                                         **filters))
-            return _xlsx(f"{p.unit_name}待办事项", "待办事项", INBOX_COLUMNS, rows)
+            return xlsx_download(f"{p.unit_name}待办事项", "待办事项", INBOX_COLUMNS, rows)
         rows = repo.list_inbox(conn, p.unit_id, **page, **filters)
     return {"total": total, **page, "items": [_labelled(r) for r in rows]}
 
@@ -198,7 +165,7 @@ def escalations(
     pending_instruction: bool | None = Query(None, description="true 只看未批示,false 只看已批示"),
     level: int | None = Query(None, ge=1, le=9, description="督办级别:1 单位负责人,2 分管领导,3 领导小组办公室"),
     page: dict = Depends(_page),
-    fmt: Format = Depends(_format),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require("leader", "office_admin", "unit_head")),
 ):
     prefix = _prefix(p)
@@ -212,8 +179,8 @@ def escalations(
     with request.app.state.pool.connection() as conn:
         total = repo.count_escalations(conn, **filters)
         if fmt == "xlsx":
-            rows = _export_rows(total, lambda lim, off: repo.list_escalations(conn, limit=lim, offset=off, **filters))
-            return _xlsx("督办事项", "督办事项", ESCALATION_COLUMNS, rows)
+            rows = export_rows(total, lambda lim, off: repo.list_escalations(conn, limit=lim, offset=off, **filters))
+            return xlsx_download("督办事项", "督办事项", ESCALATION_COLUMNS, rows)
         rows = repo.list_escalations(conn, **page, **filters)
     return {"total": total, **page, "items": [_labelled(r) for r in rows]}
 
@@ -279,16 +246,16 @@ def progress(
     document_id: DbId | None = _id_query("政策文件"),
     unit_id: DbId | None = _id_query("单位"),
     page: dict = Depends(_page),
-    fmt: Format = Depends(_format),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require("office_admin", "leader")),
 ):
     prefix = _prefix(p)
     with request.app.state.pool.connection() as conn:
         total = repo.count_progress(conn, prefix, document_id=document_id, unit_id=unit_id)
         if fmt == "xlsx":
-            rows = _export_rows(total, lambda lim, off: repo.list_progress(
+            rows = export_rows(total, lambda lim, off: repo.list_progress(
                 conn, prefix, document_id=document_id, unit_id=unit_id, limit=lim, offset=off))
-            return _xlsx("办理进度", "办理进度", PROGRESS_COLUMNS, [_with_rate(r) for r in rows])
+            return xlsx_download("办理进度", "办理进度", PROGRESS_COLUMNS, [_with_rate(r) for r in rows])
         rows = repo.list_progress(conn, prefix, document_id=document_id, unit_id=unit_id, **page)
     return {"total": total, **page, "items": [_with_rate(r) for r in rows]}
 

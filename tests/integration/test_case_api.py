@@ -5,6 +5,7 @@ wrong stage 409, missing or wrong content 422 — each with its Chinese reason; 
 公示 as printable HTML and as a download; counts per township for leaders."""
 
 import asyncio
+import io
 import re
 import time
 from datetime import datetime, timedelta
@@ -13,9 +14,11 @@ import psycopg
 import pytest
 from alert_cases import COUNTY, HEAD_ID, PHONE, raise_alert, start_cases
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from psycopg.rows import dict_row
 
 from services.alerts.case_deadlines import TZ
+from services.common.excel import XLSX_MEDIA_TYPE
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +95,20 @@ def test_cases_through_the_api(alerts, login, database_url):
     assert alerts.get("/api/cases", params={"status": "eliminated"}, headers=office).json()["total"] == 0
     assert alerts.get("/api/cases", params={"sla": "purple"}, headers=office).status_code == 422
     assert alerts.get("/api/cases", headers=ops).status_code == 403, "operations staff see no household data"
+
+    # ---- the list as an Excel 台账: every row of the filter, not a page, with Chinese headers
+    export = alerts.get("/api/cases", params={"format": "xlsx", "limit": 1}, headers=township)
+    assert export.status_code == 200 and export.headers["content-type"] == XLSX_MEDIA_TYPE
+    assert "filename*=UTF-8''" in export.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    header = [c.value for c in sheet[2]]
+    assert header[:4] == ["序号", "案件编号", "户编号", "户主"] and "办理阶段" in header and "时限" in header
+    assert sorted(r[1] for r in sheet.iter_rows(min_row=3, values_only=True)) == sorted([case_a, case_b])
+    assert {r[header.index("办理阶段")] for r in sheet.iter_rows(min_row=3, values_only=True)} == {"核查"}
+    red_sheet = load_workbook(io.BytesIO(alerts.get("/api/cases", params={"format": "xlsx", "sla": "red"},
+                                                    headers=office).content)).active
+    assert [r[1] for r in red_sheet.iter_rows(min_row=3, values_only=True)] == [late]
+    assert alerts.get("/api/cases", params={"format": "pdf"}, headers=office).status_code == 422
 
     # ---- refusals before and by the workflow
     assert alerts.get(f"/api/cases/{late}", headers=township).status_code == 404, "another township's case is unseen"

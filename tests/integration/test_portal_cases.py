@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from services.alerts.case_deadlines import TZ
 from services.common.config import get_settings
+from services.common.excel import XLSX_MEDIA_TYPE
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +142,7 @@ def test_empty_lists_say_what_to_do_and_only_the_notice_of_a_case_downloads(port
     assert 'href="/cases"' in home.text and "预警个案" in home.text and 'href="/cases/townships"' not in home.text
     r = portal.get("/cases")
     assert r.status_code == 200 and "本单位没有承办中的预警个案" in r.text and "「待办」" in r.text
+    assert 'href="/files/alerts/api/cases?mine=true"' in r.text, "a unit exports the cases it handles"
     assert "没有符合条件的预警个案" in portal.get("/cases?mine=false").text
     login(portal, "yaoan_leader")
     r = portal.get("/cases/townships")
@@ -148,7 +150,10 @@ def test_empty_lists_say_what_to_do_and_only_the_notice_of_a_case_downloads(port
     rows = re.findall(r'<a href="/cases\?township=(\d{12})&amp;mine=false">([^<]+)</a>', r.text)
     assert len(rows) >= 9 and ("532325100000", "栋川镇") in rows, "every township, none left out for having no case"
     assert re.search(r'<tr class="total"><td><b>合计</b></td>\s*<td class="inline" data-label="办理中">0</td>', r.text)
-    for path in ("/files/alerts/api/cases", "/files/alerts/api/cases/1", "/files/alerts/api/cases/1/verify"):
+    assert 'href="/files/alerts/api/cases?"' in portal.get("/cases").text, "the leader exports the whole list"
+    export = portal.get("/files/alerts/api/cases")
+    assert export.status_code == 200 and export.headers["content-type"] == XLSX_MEDIA_TYPE, "the list as Excel"
+    for path in ("/files/alerts/api/cases/1", "/files/alerts/api/cases/1/verify"):
         assert portal.get(path).status_code == 404, path
     r = portal.get("/cases/999999")
     assert r.status_code == 404 and "不存在" in banner(r)
