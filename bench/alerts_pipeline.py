@@ -24,6 +24,11 @@ Measures, in one run and against the same PostgreSQL and broker:
       commit, then the Kafka offsets). p50 / p99 over the events whose alert rows
       carry them as `last_event_id` (the events that raised or updated an alert),
       and over all events.
+  (4) as deployed (`--no-replicas` skips it): the same N events applied by one consumer
+      process per partition of `household.events` (the replicas of deploy/k8s, each given
+      its partition as the group's join would, bench/outbox_relay.consume_as_replicas), on
+      a copy of the database taken before (2); the replicas must raise exactly the alerts
+      the one process raised. Its ratio to (1) is `replicas_ratio`.
   Memory: the resident memory of this process (the consumer) after the first tenth of
   (2) and at its end, which must stay flat (issue 11: after 1,000,000 events).
 
