@@ -222,6 +222,15 @@ class Portal:
         with self.page.expect_navigation():
             locator.first.click()
 
+    def fill(self, values: dict[str, str]) -> None:
+        """Fill a form's fields by id, in order: a <select> gets the option chosen, any other field the text."""
+        for field, value in values.items():
+            locator = self.page.locator(f"#{field}")
+            if locator.evaluate("e => e.tagName") == "SELECT":
+                locator.select_option(value)
+            else:
+                locator.fill(value)
+
     def check(self) -> None:
         """What the person sees is a page in Chinese: no JSON, no stack trace, nothing wider than the screen."""
         text = self.page.inner_text("body")

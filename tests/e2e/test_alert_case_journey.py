@@ -44,13 +44,8 @@ def test_an_alert_case_goes_from_verification_to_the_county_decision(desktop, ph
     d = desktop
     d.login("dongchuan_entry")
     d.page.goto("/households/new")
-    d.page.fill("#household_no", HOUSEHOLD_NO)
-    d.page.select_option("#village_code", VILLAGE)
-    d.page.fill("#head_name", "钱七")
-    d.page.fill("#head_id_number", HEAD_ID)
-    d.page.select_option("#category", "脱贫户")
-    d.page.fill("#members", "3")
-    d.page.fill("#labourers", "2")
+    d.fill({"household_no": HOUSEHOLD_NO, "village_code": VILLAGE, "head_name": "钱七", "head_id_number": HEAD_ID,
+            "category": "脱贫户", "members": "3", "labourers": "2"})
     d.follow("button:has-text('保存')")
     assert d.banner() == "已保存"
     d.page.fill("#period", "2025")

@@ -40,13 +40,8 @@ def test_the_household_form_answers_beside_each_field(desktop, phone):
     d.login("dongchuan_entry")
     d.follow("nav >> text=农户")
     d.follow("a:has-text('登记农户')")
-    d.page.fill("#household_no", "5323251002018001")
-    d.page.select_option("#village_code", "532325100201")
-    d.page.fill("#head_name", "王五")
-    d.page.fill("#head_id_number", BAD_ID)
-    d.page.select_option("#category", "脱贫户")
-    d.page.fill("#members", "3")
-    d.page.fill("#labourers", "2")
+    d.fill({"household_no": "5323251002018001", "village_code": "532325100201", "head_name": "王五",
+            "head_id_number": BAD_ID, "category": "脱贫户", "members": "3", "labourers": "2"})
     d.follow("button:has-text('保存')")
     assert d.banner("error") == "填写的内容有误:户主身份证号码校验位不正确"
     assert field_error(d.page, "head_id_number") == "户主身份证号码校验位不正确"
@@ -56,11 +51,8 @@ def test_the_household_form_answers_beside_each_field(desktop, phone):
 
     phone.login("dongchuan_entry")
     phone.page.goto("/households/new")
-    phone.page.fill("#household_no", "5323251002018002")
-    phone.page.select_option("#village_code", "532325100201")
-    phone.page.fill("#head_name", "赵六")
-    phone.page.fill("#head_id_number", BAD_ID)
-    phone.page.fill("#members", "2")
+    phone.fill({"household_no": "5323251002018002", "village_code": "532325100201", "head_name": "赵六",
+                "head_id_number": BAD_ID, "members": "2"})
     phone.follow("button:has-text('保存')")
     assert "校验位" in field_error(phone.page, "head_id_number")
     phone.check()
