@@ -109,21 +109,17 @@ def list_cases(
     p: Principal = Depends(require(*READERS)),
 ):
     prefix = _scope(p, region)
-    filters = dict(stage=stage, status=status, sla=sla, township=township, unit_id=p.unit_id if mine else None)
+    total, rows = 0, []
+    if prefix is not None:
+        shown = {"limit": EXPORT_MAX_ROWS, "offset": 0} if fmt == "xlsx" else {"limit": limit, "offset": offset}
+        with request.app.state.pool.connection() as conn:
+            total, rows = repo.list_cases(conn, prefix, **shown, stage=stage, status=status, sla=sla,
+                                          township=township, unit_id=p.unit_id if mine else None)
+    items = [labelled(r) for r in rows]
     if fmt == "xlsx":
-        total, rows = (0, []) if prefix is None else _all_cases(request, prefix, filters)
         return xlsx_download(f"{p.unit_name}监测帮扶案件台账", "监测帮扶案件", CASE_COLUMNS,
-                             export_rows(total, lambda *_: [labelled(r) for r in rows]))
-    if prefix is None:
-        return {"total": 0, "limit": limit, "offset": offset, "items": []}
-    with request.app.state.pool.connection() as conn:
-        total, rows = repo.list_cases(conn, prefix, limit=limit, offset=offset, **filters)
-    return {"total": total, "limit": limit, "offset": offset, "items": [labelled(r) for r in rows]}
-
-
-def _all_cases(request: Request, prefix: str, filters: dict) -> tuple[int, list]:
-    with request.app.state.pool.connection() as conn:
-        return repo.list_cases(conn, prefix, limit=EXPORT_MAX_ROWS, offset=0, **filters)
+                             export_rows(total, lambda *_: items))
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/cases/counts", response_model=CaseCounts, summary="各乡镇监测帮扶案件数(办理中、正常/临期/逾期、督办)")
