@@ -587,9 +587,9 @@ def main() -> int:
         "bench": "alerts_pipeline", "events": n, "households": len(households), "trip_share": round(share, 3),
         "max_poll_records": args.max_poll_records,
         "raw_per_s": round(raw), "pipeline_per_s": round(pipeline), "ratio": round(ratio, 3),
-        "seconds": round(pipe_s, 1),
+        "seconds": round(pipe_s, 1), "rejoins": pipe.rejoins, "profiled": bool(args.profile),
         **({"replicas": len(start), "replicas_per_s": round(replicas), "replicas_ratio": round(replicas / raw, 3),
-            "replicas_seconds": round(replicas_s, 1)} if args.replicas else {}), "rejoins": pipe.rejoins, "profiled": bool(args.profile),
+            "replicas_seconds": round(replicas_s, 1)} if args.replicas else {}),
         "rss_warm_mb": round(pipe.rss_warm_mb), "rss_end_mb": round(pipe.rss_end_mb),
     }
     if lat:

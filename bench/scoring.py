@@ -225,7 +225,7 @@ def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
 
     ec = build_consumer()
     with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:  # as run_consumer connects
-        before = conn.execute("SELECT count(*) AS n FROM assessment.facts").fetchone()["n"]
+        before = count_facts(dsn)
         group = f"bench-assessment-{uuid.uuid4().hex[:8]}"
         start_group_at(group, start)
         consumer, producer = make_consumer(group, TOPIC), make_producer()
@@ -243,7 +243,7 @@ def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
         finally:
             consumer.close()
             producer.close()
-        facts = conn.execute("SELECT count(*) AS n FROM assessment.facts").fetchone()["n"] - before
+    facts = count_facts(dsn) - before
     if dead:
         raise RuntimeError(f"{dead} of {n} events went to the dead letters")
     return elapsed, join_s, facts
