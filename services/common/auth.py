@@ -21,7 +21,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.config import get_settings
-from services.common.db import reading
 from services.common.units import jurisdiction_prefix
 
 ROLES = ("office_admin", "unit_staff", "unit_head", "leader", "data_entry", "ops")
@@ -128,14 +127,13 @@ def clear_failures(conn: psycopg.Connection, username: str) -> None:
     conn.execute("DELETE FROM common.login_failures WHERE username = %s", (username,))
 
 
-def load_principal(conn: psycopg.Connection, user_id: int) -> Principal | None:
-    row = conn.execute(
-        """SELECT u.id, u.username, u.roles, u.disabled, n.id AS unit_id, n.name AS unit_name,
-                  r.code AS region_code, r.level AS region_level
-           FROM common.users u JOIN common.units n ON n.id = u.unit_id
-           JOIN common.regions r ON r.code = n.region_code WHERE u.id = %s""",
-        (user_id,),
-    ).fetchone()
+PRINCIPAL_SQL = """SELECT u.id, u.username, u.roles, u.disabled, n.id AS unit_id, n.name AS unit_name,
+                         r.code AS region_code, r.level AS region_level
+                  FROM common.users u JOIN common.units n ON n.id = u.unit_id
+                  JOIN common.regions r ON r.code = n.region_code WHERE u.id = %s"""
+
+
+def _principal(row: dict | None) -> Principal | None:
     if row is None or row["disabled"]:
         return None
     return Principal(
@@ -149,25 +147,48 @@ def load_principal(conn: psycopg.Connection, user_id: int) -> Principal | None:
     )
 
 
+def load_principal(conn: psycopg.Connection, user_id: int) -> Principal | None:
+    return _principal(conn.execute(PRINCIPAL_SQL, (user_id,)).fetchone())
+
+
+async def fetch_principal(conn: psycopg.AsyncConnection, user_id: int) -> Principal | None:
+    """`load_principal` on the event loop (every request of every API asks it)."""
+    return _principal(await (await conn.execute(PRINCIPAL_SQL, (user_id,))).fetchone())
+
+
 def _unauthorized(reason: str) -> HTTPException:
     return HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(
+@lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> dict:
+    """The claims of a token whose signature is good. The signature of a given token never
+    changes, so it is checked once per token (a page view sends the same one each time);
+    the expiry, which does change, is checked on every request by `token_claims`."""
+    return jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"], "verify_exp": False})
+
+
+def token_claims(token: str) -> dict:
+    """The claims of a bearer token, or 401 naming why it is refused."""
+    try:
+        claims = _verified_claims(token, get_settings().jwt_secret)
+    except jwt.InvalidTokenError:
+        raise _unauthorized("令牌无效 (invalid token)") from None
+    if not isinstance(claims["exp"], int | float):
+        raise _unauthorized("令牌无效 (invalid token)")
+    if claims["exp"] <= time.time():
+        raise _unauthorized("令牌已过期,请重新登录 (token expired)")
+    return claims
+
+
+async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("未登录或缺少令牌 (missing bearer token)")
-    try:
-        claims = jwt.decode(
-            credentials.credentials, get_settings().jwt_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
-        )
-    except jwt.ExpiredSignatureError:
-        raise _unauthorized("令牌已过期,请重新登录 (token expired)") from None
-    except jwt.InvalidTokenError:
-        raise _unauthorized("令牌无效 (invalid token)") from None
-    with reading(request.app.state.pool) as conn:
-        principal = load_principal(conn, int(claims["sub"]))
+    claims = token_claims(credentials.credentials)
+    async with request.app.state.read_pool.connection() as conn:
+        principal = await fetch_principal(conn, int(claims["sub"]))
     if principal is None:
         raise _unauthorized("用户不存在或已停用 (user unknown or disabled)")
     request.state.principal = principal

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     pg_database: str = "xianjie"
     pg_pool_min: int = 1
     pg_pool_max: int = 10
+    pg_read_pool_max: int = 4  # an API's second pool, on its event loop, for page-view reads (db.create_read_pool)
 
     # Temporal.
     temporal_address: str = Field(default="127.0.0.1:7233", validation_alias="TEMPORAL_ADDRESS")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from services.common.config import REPO_ROOT, get_settings
 
@@ -114,6 +114,21 @@ def create_pool(dsn: str | None = None, *, min_size: int | None = None, max_size
         kwargs={"row_factory": dict_row},
         open=False,
         name="xianjie",
+    )
+
+
+def create_read_pool(dsn: str | None = None) -> AsyncConnectionPool:
+    """The API's pool for the reads of every page view (the caller's permissions, an inbox),
+    awaited on the event loop: a sync route costs a trip through the thread pool, and
+    under 50 clients those trips, not the queries, set the p99. Autocommit: reads only."""
+    s = get_settings()
+    return AsyncConnectionPool(
+        dsn or s.dsn,
+        min_size=1,
+        max_size=s.pg_read_pool_max,
+        kwargs={"row_factory": dict_row, "autocommit": True},
+        open=False,
+        name="xianjie-read",
     )
 
 

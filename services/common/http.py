@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from services.common.auth import ROLE_LABELS, Principal, current_principal
 from services.common.config import get_settings
-from services.common.db import create_pool
+from services.common.db import create_pool, create_read_pool
 from services.common.metrics import HTTP_LATENCY, HTTP_REQUESTS, READY, unwatch_pool, watch_pool
 
 log = logging.getLogger(__name__)
@@ -199,11 +199,16 @@ def create_app(
     async def lifespan(app: FastAPI):
         app.state.pool = create_pool()
         app.state.pool.open(wait=False)
+        app.state.read_pool = create_read_pool()
+        await app.state.read_pool.open(wait=False)
         watch_pool(service, app.state.pool)
+        watch_pool(f"{service}-read", app.state.read_pool)
         try:
             yield
         finally:
             unwatch_pool(service, app.state.pool)
+            unwatch_pool(f"{service}-read", app.state.read_pool)
+            await app.state.read_pool.close()
             app.state.pool.close()
 
     app = FastAPI(title=title, lifespan=lifespan)
@@ -242,7 +247,7 @@ def create_app(
         )
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz():
+    async def healthz():
         return {"status": "ok", "service": service}
 
     @app.get("/readyz", include_in_schema=False)
@@ -258,7 +263,7 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/me", tags=["身份"], summary="当前用户")
-    def me(principal: Principal = Depends(current_principal)):
+    async def me(principal: Principal = Depends(current_principal)):
         return {
             "user_id": principal.user_id,
             "username": principal.username,

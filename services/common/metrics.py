@@ -144,7 +144,8 @@ REGISTRY.register(POOLS)
 
 
 def watch_pool(service: str, pool) -> None:
-    """Export the use of `pool` (a psycopg_pool.ConnectionPool) under `service` until unwatched."""
+    """Export the use of `pool` (a psycopg_pool ConnectionPool or AsyncConnectionPool) under
+    `service` until unwatched; an API's read pool shows as `<service>-read`."""
     POOLS.pools[service] = pool
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from services.common import audit, excel
 from services.common.auth import Principal, require
@@ -83,7 +84,7 @@ INBOX_COLUMNS = [
 
 @router.get("/inbox", response_model=InboxPage, responses=XLSX_RESPONSE, tags=["待办"],
             summary="本单位待办:已开启的步骤,按截止时间排序")
-def inbox(
+async def inbox(
     request: Request,
     status: str | None = Query(None, pattern=STATUS_PATTERN, description="open|submitted|approved|returned"),
     overdue: bool | None = Query(None, description="true 只看逾期,false 只看未逾期"),
@@ -96,14 +97,18 @@ def inbox(
     p: Principal = Depends(require()),
 ):
     filters = dict(status=status, overdue=overdue, task_id=task_id, document_id=document_id, period=period, kind=kind)
-    with reading(request.app.state.pool) as conn:
-        total = repo.count_inbox(conn, p.unit_id, **filters)
-        if fmt == "xlsx":
-            rows = export_rows(total, lambda lim, off: repo.list_inbox(conn, p.unit_id, limit=lim, offset=off,
-                                                                        **filters))
-            return xlsx_download(f"{p.unit_name}待办事项", "待办事项", INBOX_COLUMNS, rows)
-        rows = repo.list_inbox(conn, p.unit_id, **page, **filters)
+    if fmt == "xlsx":
+        return await run_in_threadpool(_inbox_xlsx, request.app.state.pool, p, filters)
+    async with request.app.state.read_pool.connection() as conn:
+        total, rows = await repo.inbox_page(conn, p.unit_id, **page, **filters)
     return {"total": total, **page, "items": [_labelled(r) for r in rows]}
+
+
+def _inbox_xlsx(pool, p: Principal, filters: dict):
+    with reading(pool) as conn:
+        total = repo.count_inbox(conn, p.unit_id, **filters)
+        rows = export_rows(total, lambda lim, off: repo.list_inbox(conn, p.unit_id, limit=lim, offset=off, **filters))
+    return xlsx_download(f"{p.unit_name}待办事项", "待办事项", INBOX_COLUMNS, rows)
 
 
 # ---------------------------------------------------------------- the office's review queue

@@ -47,26 +47,45 @@ def _inbox_filters(unit_id: int, *, status: str | None, overdue: bool | None, ta
     return clauses, params
 
 
-def count_inbox(conn: psycopg.Connection, unit_id: int, **filters: Any) -> int:
-    """How many steps the filters select; from the steps alone unless a document is asked
-    for (every step has its task and document: the joins would count nothing)."""
+def _count_inbox_sql(unit_id: int, **filters: Any) -> tuple[str, list[Any]]:
+    """From the steps alone unless a document is asked for (every step has its task and
+    document: the joins would count nothing)."""
     clauses, params = _inbox_filters(unit_id, **filters)
     source = INBOX_FROM if filters.get("document_id") is not None else "FROM tasks.steps s"
-    return conn.execute(f"SELECT count(*) AS n {source} {_where(clauses)}", params).fetchone()["n"]
+    return f"SELECT count(*) AS n {source} {_where(clauses)}", params
 
 
-def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: int, **filters: Any) -> list[dict]:
-    """A unit's opened steps, the earliest deadline first."""
+def _list_inbox_sql(unit_id: int, limit: int, offset: int, **filters: Any) -> tuple[str, list[Any]]:
     clauses, params = _inbox_filters(unit_id, **filters)
-    return conn.execute(
+    return (
         f"""SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
                    d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
                    {DUE_DATE} AS due_date, s.status, {OVERDUE} AS overdue, s.escalation_level,
                    s.extension_requested, s.submitted_at, s.approved_at, {URGENCY} AS urgency
             {INBOX_FROM} {_where(clauses)}
             ORDER BY s.due_at, s.id LIMIT %s OFFSET %s""",
-        (*params, limit, offset),
-    ).fetchall()
+        [*params, limit, offset],
+    )
+
+
+def count_inbox(conn: psycopg.Connection, unit_id: int, **filters: Any) -> int:
+    """How many steps the filters select."""
+    return conn.execute(*_count_inbox_sql(unit_id, **filters)).fetchone()["n"]
+
+
+def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: int, **filters: Any) -> list[dict]:
+    """A unit's opened steps, the earliest deadline first."""
+    return conn.execute(*_list_inbox_sql(unit_id, limit, offset, **filters)).fetchall()
+
+
+async def inbox_page(conn: psycopg.AsyncConnection, unit_id: int, *, limit: int, offset: int,
+                     **filters: Any) -> tuple[int, list[dict]]:
+    """The count and one page of `list_inbox` in one round trip (a pipeline), on the event
+    loop: the inbox is the page every unit opens first."""
+    async with conn.pipeline():
+        counted = await conn.execute(*_count_inbox_sql(unit_id, **filters))
+        listed = await conn.execute(*_list_inbox_sql(unit_id, limit, offset, **filters))
+    return (await counted.fetchone())["n"], await listed.fetchall()
 
 
 # ---------------------------------------------------------------- the office's review queue (待审核)

@@ -576,8 +576,8 @@ def test_database_connections_fit_max_connections(overlay):
     cm = by_name(docs, "ConfigMap")["xianjie-config"]["data"]
     hpas = by_name(docs, "HorizontalPodAutoscaler")
     deployments = by_name(docs, "Deployment")
-    pool_max = int(cm["XIANJIE_PG_POOL_MAX"])
-    # The APIs' pools (the portal opens no database connection).
+    pool_max = int(cm["XIANJIE_PG_POOL_MAX"]) + int(cm["XIANJIE_PG_READ_POOL_MAX"])
+    # The APIs' two pools each (the portal opens no database connection).
     needed = sum(hpas[a]["spec"]["maxReplicas"] * pool_max for a in APIS)
     needed += hpas["worker"]["spec"]["maxReplicas"] * WORKER_POOL_MAX
     needed += sum(deployments[c]["spec"]["replicas"] for c in ("alerts-consumer", "assessment-consumer"))

@@ -6,7 +6,10 @@ import jwt
 import pytest
 import yaml
 
-from services.common.auth import Principal, hash_password, issue_token, verify_password
+from fastapi import HTTPException
+
+from services.common import auth
+from services.common.auth import Principal, hash_password, issue_token, token_claims, verify_password
 from services.common.config import get_settings
 from services.common.units import code_prefix, jurisdiction_prefix, normalize_name
 from services.demo.loader import REGISTRY_FILE
@@ -74,6 +77,30 @@ def test_expired_token_is_rejected_by_the_library():
     token, _ = issue_token(42, "someone", now=time.time() - 3600, ttl_s=60)
     with pytest.raises(jwt.ExpiredSignatureError):
         jwt.decode(token, get_settings().jwt_secret, algorithms=["HS256"])
+
+
+def test_a_token_checked_while_valid_is_refused_once_it_expires(monkeypatch):
+    """The signature is checked once per token; the expiry on every request."""
+    now = time.time()
+    token, _ = issue_token(42, "someone", now=now, ttl_s=60)
+    assert token_claims(token)["sub"] == "42"
+    monkeypatch.setattr(auth.time, "time", lambda: now + 61)
+    with pytest.raises(HTTPException) as refused:
+        token_claims(token)
+    assert refused.value.status_code == 401 and "过期" in refused.value.detail
+
+
+@pytest.mark.parametrize("forge", [
+    lambda claims: jwt.encode(claims, "another-secret-of-32-bytes-or-more!", "HS256"),
+    lambda claims: jwt.encode({k: v for k, v in claims.items() if k != "exp"}, get_settings().jwt_secret, "HS256"),
+    lambda claims: jwt.encode({**claims, "exp": "tomorrow"}, get_settings().jwt_secret, "HS256"),
+    lambda claims: jwt.encode(claims, get_settings().jwt_secret, "HS256")[:-2] + "xx",
+])
+def test_forged_or_malformed_tokens_are_refused(forge):
+    claims = {"sub": "42", "username": "someone", "iat": int(time.time()), "exp": int(time.time()) + 60}
+    with pytest.raises(HTTPException) as refused:
+        token_claims(forge(claims))
+    assert refused.value.status_code == 401 and "无效" in refused.value.detail
 
 
 def test_township_codes_separate_towns_and_xiang():
