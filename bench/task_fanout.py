@@ -21,7 +21,8 @@ Measures, in one run and against one Temporal dev server and one PostgreSQL:
       50 concurrent clients with wrk (installed with apt-get when missing; else an asyncio + httpx load
       generator, which the output says): p50 / p99 from wrk's latency distribution;
       first the raw component, `GET /healthz` of the same process with the same
-      clients (half as long).
+      clients (half as long). Measured with one API process, then with one process
+      per core on one socket (as replicas behind a Service share the load).
 
 Memory: this process's resident memory (the starter and the worker) when three quarters
 of the steps are open — the worker's workflow cache full — and at the end (issue 11: flat).
