@@ -18,19 +18,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.activity_options import ACTIVITY_OPTIONS
 from workflows.idempotency import RecentKeys
 
 with workflow.unsafe.imports_passed_through():
     from services.alerts.cases import CaseAction, CaseState, apply, fire_timers, next_moment, refusal, summary
     from workflows.activities.case_activities import CaseActivities, CaseChange
 
-ACTIVITY_OPTIONS = dict(
-    start_to_close_timeout=timedelta(seconds=60),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-)
 RECENT_KEYS_KEPT = 200
 HISTORY_LIMIT = 4000
 

@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.activity_options import ACTIVITY_OPTIONS
 from workflows.idempotency import RecentKeys
 
 with workflow.unsafe.imports_passed_through():
@@ -32,10 +33,6 @@ LEAD_UNIT = SearchAttributeKey.for_keyword("LeadUnit")
 TASK_STATUS = SearchAttributeKey.for_keyword("TaskStatus")
 NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
 
-ACTIVITY_OPTIONS = dict(
-    start_to_close_timeout=timedelta(seconds=60),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-)
 RECENT_KEYS_KEPT = 1000
 HISTORY_LIMIT = 8000
 
