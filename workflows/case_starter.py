@@ -13,7 +13,7 @@ opens a second case, and an alert raised while Temporal was down still gets its 
 from __future__ import annotations
 
 import asyncio
-import logging
+
 import psycopg
 from psycopg_pool import ConnectionPool
 from temporalio.client import Client
@@ -27,8 +27,7 @@ from services.alerts.rules import load_rule_set
 from services.common.config import get_settings
 from services.common.events import Envelope, new_envelope, write_outbox_many
 from workflows.case_workflow import AlertCaseWorkflow, CasePlan
-
-log = logging.getLogger(__name__)
+from workflows.polling import poll_until_stopped
 
 
 def case_workflow_id(case_id: int) -> str:
@@ -129,15 +128,5 @@ async def start_pending_cases(client: Client, pool: ConnectionPool, task_queue: 
 
 async def run_case_starter(client: Client, pool: ConnectionPool, task_queue: str, stop: asyncio.Event,
                            every_s: float = 2.0) -> None:
-    while not stop.is_set():
-        try:
-            started = await start_pending_cases(client, pool, task_queue)
-            if started:
-                log.info("started %d alert case workflows", started)
-                continue
-        except (psycopg.OperationalError, RuntimeError) as e:
-            log.warning("case starter: %s; retrying", e)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every_s)
-        except asyncio.TimeoutError:
-            pass
+    await poll_until_stopped("alert case workflows", lambda: start_pending_cases(client, pool, task_queue), stop,
+                             every_s)

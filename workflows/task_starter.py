@@ -11,10 +11,8 @@ Temporal was down at the time.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import date
 
-import psycopg
 from psycopg_pool import ConnectionPool
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
@@ -23,9 +21,8 @@ from services.common.calendar import default_calendar
 from services.common.config import get_settings
 from services.tasks.steps import TZ, horizon_for
 from workflows.bulletin_workflow import BulletinCycle, BulletinCycleWorkflow
+from workflows.polling import poll_until_stopped
 from workflows.task_workflow import LEAD_UNIT, REGION_CODE, TASK_ID, TASK_STATUS, PolicyTaskWorkflow, TaskPlan
-
-log = logging.getLogger(__name__)
 
 
 def plan_for(task: dict, search_attributes: bool = True, published_on: date | None = None) -> TaskPlan:
@@ -114,19 +111,13 @@ async def ensure_bulletin_cycles(client: Client, pool: ConnectionPool, task_queu
 
 async def run_starter(client: Client, pool: ConnectionPool, task_queue: str, stop: asyncio.Event,
                       every_s: float = 2.0) -> None:
-    cycles_checked = 0.0
-    while not stop.is_set():
-        try:
-            if asyncio.get_running_loop().time() - cycles_checked > 300:
-                await ensure_bulletin_cycles(client, pool, task_queue)
-                cycles_checked = asyncio.get_running_loop().time()
-            started = await start_pending(client, pool, task_queue)
-            if started:
-                log.info("started %d task workflows", started)
-                continue
-        except (psycopg.OperationalError, RuntimeError) as e:
-            log.warning("starter: %s; retrying", e)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every_s)
-        except asyncio.TimeoutError:
-            pass
+    cycles_checked: float | None = None  # when the bulletin cycles were last ensured (every 5 minutes)
+
+    async def step() -> int:
+        nonlocal cycles_checked
+        if cycles_checked is None or asyncio.get_running_loop().time() - cycles_checked > 300:
+            await ensure_bulletin_cycles(client, pool, task_queue)
+            cycles_checked = asyncio.get_running_loop().time()
+        return await start_pending(client, pool, task_queue)
+
+    await poll_until_stopped("task workflows", step, stop, every_s)
