@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 from services.common import audit, excel
@@ -104,7 +105,7 @@ async def inbox(
     return {"total": total, **page, "items": [_labelled(r) for r in rows]}
 
 
-def _inbox_xlsx(pool, p: Principal, filters: dict):
+def _inbox_xlsx(pool: ConnectionPool, p: Principal, filters: dict):
     with reading(pool) as conn:
         total = repo.count_inbox(conn, p.unit_id, **filters)
         rows = export_rows(total, lambda lim, off: repo.list_inbox(conn, p.unit_id, limit=lim, offset=off, **filters))
