@@ -25,5 +25,5 @@ async def poll_until_stopped(name: str, step: Callable[[], Awaitable[int]], stop
             log.warning("%s: %s; retrying", name, e)
         try:
             await asyncio.wait_for(stop.wait(), timeout=every_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

@@ -174,7 +174,7 @@ def token_claims(token: str) -> dict:
         claims = _verified_claims(token, get_settings().jwt_secret)
     except jwt.InvalidTokenError:
         raise _unauthorized("令牌无效 (invalid token)") from None
-    if not isinstance(claims["exp"], int | float):
+    if not isinstance(claims["exp"], int | float) or not math.isfinite(claims["exp"]):
         raise _unauthorized("令牌无效 (invalid token)")
     if claims["exp"] <= time.time():
         raise _unauthorized("令牌已过期,请重新登录 (token expired)")

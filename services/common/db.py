@@ -134,8 +134,8 @@ def create_read_pool(dsn: str | None = None) -> AsyncConnectionPool:
 
 @contextmanager
 def reading(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """A pooled connection for reads only, in autocommit: no BEGIN and COMMIT round trips.
-    For what runs on every page view (the caller's permissions, an inbox); a block that
+    """A pooled connection for reads only, in autocommit: no BEGIN and COMMIT round trips
+    (the reads of every page view go through `create_read_pool` instead); a block that
     writes takes `pool.connection()`, whose transaction commits at its end."""
     with pool.connection() as conn:
         conn.autocommit = True

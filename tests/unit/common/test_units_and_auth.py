@@ -5,7 +5,6 @@ import time
 import jwt
 import pytest
 import yaml
-
 from fastapi import HTTPException
 
 from services.common import auth
@@ -94,6 +93,7 @@ def test_a_token_checked_while_valid_is_refused_once_it_expires(monkeypatch):
     lambda claims: jwt.encode(claims, "another-secret-of-32-bytes-or-more!", "HS256"),
     lambda claims: jwt.encode({k: v for k, v in claims.items() if k != "exp"}, get_settings().jwt_secret, "HS256"),
     lambda claims: jwt.encode({**claims, "exp": "tomorrow"}, get_settings().jwt_secret, "HS256"),
+    lambda claims: jwt.encode({**claims, "exp": float("inf")}, get_settings().jwt_secret, "HS256"),
     lambda claims: jwt.encode(claims, get_settings().jwt_secret, "HS256")[:-2] + "xx",
 ])
 def test_forged_or_malformed_tokens_are_refused(forge):

@@ -9,21 +9,41 @@ import pytest
 from workflows.polling import poll_until_stopped
 
 
-def test_runs_again_at_once_while_there_is_work_and_stops_when_told():
-    async def scenario() -> list[int]:
-        stop, found = asyncio.Event(), [3, 2, 0, 5, 0]
-        calls: list[int] = []
+def test_runs_again_at_once_while_there_is_work():
+    """A pause of an hour between empty polls: only a loop that goes on at once while
+    the step finds work gets through three busy steps before the timeout."""
+    async def scenario() -> int:
+        stop, calls = asyncio.Event(), 0
 
         async def step() -> int:
-            calls.append(found[len(calls)])
-            if len(calls) == len(found):
+            nonlocal calls
+            calls += 1
+            if calls == 3:
                 stop.set()
-            return calls[-1]
+            return 5
 
-        await asyncio.wait_for(poll_until_stopped("test", step, stop, every_s=0.01), timeout=5)
+        await asyncio.wait_for(poll_until_stopped("test", step, stop, every_s=3600), timeout=5)
         return calls
 
-    assert asyncio.run(scenario()) == [3, 2, 0, 5, 0]
+    assert asyncio.run(scenario()) == 3
+
+
+def test_pauses_when_there_is_no_work_and_stops_when_told():
+    async def scenario() -> int:
+        stop, calls = asyncio.Event(), 0
+
+        async def step() -> int:
+            nonlocal calls
+            calls += 1
+            return 0
+
+        loop = asyncio.create_task(poll_until_stopped("test", step, stop, every_s=3600))
+        await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.wait_for(loop, timeout=5)
+        return calls
+
+    assert asyncio.run(scenario()) == 1
 
 
 @pytest.mark.parametrize("outage", [psycopg.OperationalError("database away"), RuntimeError("temporal away")])
