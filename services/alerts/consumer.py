@@ -85,7 +85,7 @@ def make_handler(router: Router | None = None):
 
         items: list[Evaluated] = []
         tally = EvaluationTally()
-        villages: dict[str, tuple[str, str, int, object]] = {}
+        villages: dict[tuple[str, int], tuple[str, str, object]] = {}  # (village, year) -> township, county, event
         for env in sorted(events, key=lambda e: e.recorded_at):
             facts = facts_from(env.payload)
             if facts.record is None:
@@ -101,9 +101,9 @@ def make_handler(router: Router | None = None):
             tally.add(rs, "household", decisions)
             checked = village_checked.get((facts.village_code, year))
             if env.type == "household.updated" or checked is None or time.monotonic() - checked >= recount_s:
-                villages[facts.village_code] = (facts.township_code, facts.county_code, year, env.event_id)
-        counts = repo.village_counts(conn, list(villages)) if villages else {}
-        for village, (township, county, year, event_id) in villages.items():
+                villages[(facts.village_code, year)] = (facts.township_code, facts.county_code, env.event_id)
+        counts = repo.village_counts(conn, list({village for village, _ in villages})) if villages else {}
+        for (village, year), (township, county, event_id) in villages.items():
             c, rs = counts[village], rule_set(village, year)
             facts = VillageFacts(village, county, township, c["rural_population"], c["households"], c["people"],
                                  c["alleviated"])
