@@ -529,7 +529,8 @@ def bench_inbox(st: Stack, clients: int, seconds: int, run: str) -> dict:
     if not wrk:
         print("  wrk could not be installed: falling back to an asyncio + httpx load generator", flush=True)
     one = measure_api(st, 1, username, clients, seconds, wrk)
-    print(f"  unit {unit_id}: {one['unit_steps']} steps in its inbox (20 per page); tasks.steps {total_steps} rows",
+    print(f"  unit {unit_id}: {one['unit_steps']} steps in its inbox ({one['page_items']} per page); "
+          f"tasks.steps {total_steps} rows",
           flush=True)
     cores = os.cpu_count() or 1
     per_core = measure_api(st, cores, username, clients, seconds, wrk) if cores > 1 else one
@@ -554,12 +555,11 @@ def measure_api(st: Stack, workers: int, username: str, clients: int, seconds: i
         with httpx.Client(base_url=api.url, timeout=30) as http:
             r = http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
             r.raise_for_status()
-            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            first = http.get("/api/inbox", headers=headers)
+            token = r.json()["access_token"]
+            first = http.get("/api/inbox", headers={"Authorization": f"Bearer {token}"})
             first.raise_for_status()
             for _ in range(20 * workers):  # warm the pools and the plans of every process
-                http.get("/api/inbox", headers=headers)
-        token = headers["Authorization"].removeprefix("Bearer ")
+                http.get("/api/inbox", headers={"Authorization": f"Bearer {token}"})
         print(f"  tasks API {api.url}, uvicorn as xianjie serve runs it, {shape}", flush=True)
 
         def load(path: str, duration: int) -> dict:
@@ -577,7 +577,8 @@ def measure_api(st: Stack, workers: int, username: str, clients: int, seconds: i
             raise RuntimeError(f"{result['non_2xx']} inbox requests failed; see {api.log_path}")
     finally:
         api.stop()
-    return {**result, "unit_steps": first.json()["total"], "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"],
+    page = first.json()
+    return {**result, "unit_steps": page["total"], "page_items": len(page["items"]), "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"],
             "raw_per_s": raw["per_s"]}
 
 
