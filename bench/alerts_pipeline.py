@@ -80,6 +80,7 @@ from bench.outbox_relay import (  # noqa: E402
     line,
     rate,
     rss_mb,
+    settle,
     stack,
     start_group_at,
 )
@@ -511,6 +512,7 @@ def main() -> int:
         from services.common.consumer_base import tune_gc_for_batches
 
         tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
+        settle(st.dsn)  # the register just COPYed: vacuumed and analysed now, not by autovacuum during (2)
         print("(1) raw kafka-python consume (poll + commit, nothing decoded)", flush=True)
         raw_s, raw_join = raw_consume(n, start, args.max_poll_records)
         raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)
@@ -571,7 +573,9 @@ def main() -> int:
         finally:
             pipe.close()
 
+        settle(st.dsn)  # what (2) and (3) wrote: vacuumed now, not during (4) and (5)
         if args.replicas:
+            settle(replicas_dsn)
             print(f"(4) as deployed: one consumer process per partition of {TOPIC} ({len(start)}), "
                   "the same events on a copy of the database taken before (2)", flush=True)
             replicas_s, seen, replica_rss = consume_as_replicas(replicas_dsn, st.bootstrap, "services.alerts.consumer",
@@ -585,6 +589,7 @@ def main() -> int:
                   f"(one process: {alerts}); 1,000,000 take {1_000_000 / replicas:.0f} s at this rate", flush=True)
             if replica_alerts != alerts:
                 raise RuntimeError(f"the replicas raised {replica_alerts} alerts, one process {alerts}")
+            settle(replicas_dsn)
 
         print("(5) raw kafka-python consume again, after the consumers (it moves between passes here)", flush=True)
         raw_after_s, raw_after_join = raw_consume(n, start, args.max_poll_records)

@@ -121,6 +121,18 @@ def line(label: str, n: int, seconds: float) -> float:
     return r
 
 
+def settle(dsn: str, *tables: str) -> None:
+    """Let PostgreSQL finish with what the last phase wrote before the next is timed: vacuum
+    the tables it wrote, or the whole database when none are named (else autovacuum picks
+    them up in the middle of the next phase and takes one core of two from it), and write
+    the dirty pages out (CHECKPOINT)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in tables or ("",):
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # a DATABASE_URL's account may not
+            conn.execute("CHECKPOINT")
+
+
 def published_offsets(dsn: str, event_ids: list) -> tuple[dict[TopicPartition, int], int]:
     """Where the relay put our events: the first offset per partition, and how many.
 

@@ -143,7 +143,7 @@ class EventConsumer:
             f"""WITH fresh AS (INSERT INTO {self.schema}.processed_events (event_id, consumer)
                                SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id)
                 SELECT CASE WHEN count(*) < %s THEN coalesce(array_agg(event_id), '{{}}') END FROM fresh""",
-            ("{" + ",".join(str(e.event_id) for e in unique) + "}", self.name, len(unique)),
+            ("{" + ",".join(e.event_id_text for e in unique) + "}", self.name, len(unique)),
         ).fetchone()[0]
         if fresh_ids is None:
             fresh = unique

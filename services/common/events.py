@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -74,6 +75,12 @@ class Envelope(BaseModel):
     entity_id: str = Field(min_length=1, max_length=200)  # the key entity: household, task or case id
     key: str = Field(min_length=1, max_length=200)  # partition key
     payload: dict[str, Any]
+
+    @cached_property
+    def event_id_text(self) -> str:
+        """The event id as text, worked out once: consumers need it for the processed-events
+        record and the facts' event ids, and `str(UUID)` is pure Python."""
+        return str(self.event_id)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
