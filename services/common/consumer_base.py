@@ -137,19 +137,7 @@ class EventConsumer:
         if not envelopes:
             return []
         unique = list({e.event_id: e for e in envelopes}.values())
-        # One row back: NULL when every event is new (the usual case, so no id comes back
-        # to be parsed), else the ids that are. The ids go as one array literal.
-        fresh_ids = conn.cursor(row_factory=tuple_row).execute(
-            f"""WITH fresh AS (INSERT INTO {self.schema}.processed_events (event_id, consumer)
-                               SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id)
-                SELECT CASE WHEN count(*) < %s THEN coalesce(array_agg(event_id), '{{}}') END FROM fresh""",
-            ("{" + ",".join(e.event_id_text for e in unique) + "}", self.name, len(unique)),
-        ).fetchone()[0]
-        if fresh_ids is None:
-            fresh = unique
-        else:
-            fresh_set = set(fresh_ids)
-            fresh = [e for e in unique if e.event_id in fresh_set]
+        fresh = self._record_processed(conn, unique)
         result.duplicates += len(envelopes) - len(fresh)
         by_type: dict[str, list[Envelope]] = {}
         for e in fresh:
@@ -158,6 +146,26 @@ class EventConsumer:
             if type_ in self.handlers:
                 self.handlers[type_](conn, events)
         return fresh
+
+    def _record_processed(self, conn: psycopg.Connection, unique: list[Envelope]) -> list[Envelope]:
+        """Record the batch's event ids as processed; the envelopes not processed before.
+
+        Almost every batch is new, so its ids go in with a plain INSERT, in a savepoint: it
+        costs PostgreSQL about half of an INSERT ... ON CONFLICT, whose speculative insertion
+        is paid for every row. A repeated event fails that insert as a whole (the savepoint is
+        rolled back), and only then do the ids go in with ON CONFLICT DO NOTHING, which returns
+        those that are new. The ids go as one array literal."""
+        ids = "{" + ",".join(e.event_id_text for e in unique) + "}"
+        try:
+            with conn.transaction():
+                conn.execute(f"INSERT INTO {self.schema}.processed_events (event_id, consumer) "
+                             "SELECT unnest(%s::uuid[]), %s", (ids, self.name))
+            return unique
+        except psycopg.errors.UniqueViolation:
+            fresh_ids = {r[0] for r in conn.cursor(row_factory=tuple_row).execute(
+                f"""INSERT INTO {self.schema}.processed_events (event_id, consumer)
+                    SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""", (ids, self.name))}
+            return [e for e in unique if e.event_id in fresh_ids]
 
 
 def send_dead_letters(producer: KafkaProducer, consumer_name: str, letters: list[DeadLetter]) -> None:

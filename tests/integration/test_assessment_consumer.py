@@ -58,9 +58,9 @@ def test_duplicated_and_out_of_order_events_make_each_fact_once(database_url, br
 
 
 def test_a_batch_applies_only_the_events_not_seen_before(database_url):
-    """The dedup query answers NULL when every event is new; a batch mixing seen and new
-    events (and one repeated inside the batch) applies the new ones once; an all-seen batch
-    applies nothing."""
+    """A batch of new events goes in with the plain insert; a batch mixing seen and new events
+    (and one repeated inside the batch) fails it, and applies the new ones once through the
+    ON CONFLICT path, in the same transaction; an all-seen batch applies nothing."""
     ec = build_consumer()
     first, second, third = (step_event("task.step.opened", d) for d in (1, 2, 3))
     with psycopg.connect(database_url, autocommit=True) as conn:
