@@ -32,6 +32,8 @@ Measures, in one run and against the same PostgreSQL and broker:
   (5) the raw component once more, after the consumers: on a small machine it moves
       between passes, so `ratio` and `replicas_ratio` are taken against the mean of (1)
       and (5) (`raw_per_s`; both passes are in the JSON).
+  Before (1), (4) and (5) PostgreSQL is vacuumed and checkpointed (bench/outbox_relay.settle):
+  what the previous phase wrote is cleaned up then, not by autovacuum in the middle of the next.
   Memory: the resident memory of this process (the consumer) after the first tenth of
   (2) and at its end, which must stay flat (issue 11: after 1,000,000 events).
 

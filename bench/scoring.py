@@ -22,7 +22,10 @@
     deploy/k8s, each given its partition as the group's join would; what the first
     pass wrote is taken back in between); then the raw consume once more, because on
     a small machine it moves between passes. `ratio` = the processes' rate / the mean
-    of the two raw passes; `ratio_one_process` = one process's.
+    of the two raw passes; `ratio_one_process` = one process's. Before the processes and
+    before the second raw pass the ledger's tables are vacuumed and PostgreSQL
+    checkpointed (bench/outbox_relay.settle), so that cleaning up the previous phase's
+    rows is not left to autovacuum in the middle of the next.
 
 PostgreSQL and the broker: DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set (a scratch
 database: migrations are applied, assessment.facts and processed_events get rows),

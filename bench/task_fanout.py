@@ -24,6 +24,10 @@ Measures, in one run and against one Temporal dev server and one PostgreSQL:
       clients (half as long). Measured with one API process, then with one process
       per core on one socket (as replicas behind a Service share the load).
 
+Before (1) and before (3) PostgreSQL is vacuumed and checkpointed (bench/outbox_relay.settle):
+what the publishing and the workflows wrote is cleaned up then, not by autovacuum in the
+middle of a timed phase.
+
 Memory: this process's resident memory (the starter and the worker) when three quarters
 of the steps are open — the worker's workflow cache full — and at the end (issue 11: flat).
 
@@ -84,7 +88,7 @@ import psycopg  # noqa: E402
 import yaml  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
-from bench.outbox_relay import rss_mb  # noqa: E402
+from bench.outbox_relay import rss_mb, settle  # noqa: E402
 from services.common.devstack import ServerProcess, http_problem  # noqa: E402
 
 CHUNK = 200  # start_pending's default limit: the concurrency of the project's starts
@@ -637,6 +641,7 @@ async def temporal_phases(st: Stack, args, run: str) -> dict:
             expected = planned_open_steps(conn)
             print(f"  {pending} tasks pending; plan_steps says they open {expected} steps", flush=True)
 
+            settle(st.dsn)  # the copies just published: vacuumed now, not by autovacuum during (1) and (2b)
             n_raw = max(args.raw or pending, CHUNK)
             print(f"(1) raw Temporal starts: {n_raw} PingWorkflows, gather chunks of {args.chunk}", flush=True)
             raw = line("start_workflow, no worker on the queue", n_raw,
@@ -713,6 +718,7 @@ def main() -> int:
         print(f"  temporal {st.temporal}; run {run}; {os.cpu_count()} cores, load average {load_start:.1f} "
               "(other processes on this machine skew absolute rates)", flush=True)
         result = asyncio.run(temporal_phases(st, args, run))
+        settle(st.dsn)  # the steps just opened: vacuumed and analysed now, not by autovacuum under the load
         print(f"(3) GET /api/inbox, {args.clients} clients, {args.inbox_seconds} s", flush=True)
         inbox = bench_inbox(st, args.clients, args.inbox_seconds, run)
 

@@ -52,6 +52,7 @@ BACKGROUND_PORTS = {
     "assessment-consumer": "assessment_consumer_metrics_port",
 }
 WATCH_INTERVAL_S = 10.0
+STOP_WAIT_S = 20  # seconds from Ctrl-C until what still runs is killed
 
 
 def _local(address: str) -> bool:
@@ -125,7 +126,13 @@ def _app_ports(s: Settings) -> dict[str, int]:
 
 def dev_command(infra_only: bool = False) -> int:
     """Run the dev stack in the foreground until Ctrl-C; returns honcho's exit code."""
+    from honcho import manager as honcho_manager
     from honcho.manager import Manager
+
+    # honcho SIGKILLs what has not stopped 5 s after Ctrl-C (a module constant, no option).
+    # Stopped in the middle of the demo's start-up burst, PostgreSQL's shutdown checkpoint
+    # and the worker's last workflow tasks can take longer than that.
+    honcho_manager.KILL_WAIT = STOP_WAIT_S
 
     s = get_settings()
     procs = dev_processes(infra_only, s)
