@@ -7,10 +7,11 @@
     goal's figure): the annual `score_units(facts, scheme, "2024", units, explain=False)`
     — 12 monthly process scores and the year-end score per unit, totals, grades, ranks,
     praise and criticism, as /api/scores and the bulletins compute them — three times, the
-    median in wall and CPU seconds (all three in `scoring_runs_s`); then the same with every explained line (~100 per unit, what the
-    explain route builds; `explained_s`), and a month's scoring over the same facts. Raw component in the same run: one
-    pure-Python pass grouping the same facts by (unit, month, kind), the least any
-    scoring of them must do; `scoring_ratio` = scoring / raw pass.
+    median in wall and CPU seconds (all three in `scoring_runs_s`); then the same with every
+    explained line (~100 per unit, what the explain route builds; `explained_s`), and a
+    month's scoring over the same facts. Raw component in the same run: one pure-Python
+    pass grouping the same facts by (unit, month, kind), the least any scoring of them
+    must do; `scoring_ratio` = scoring / raw pass.
 (b) ingest: `--events` `task.step.*` envelopes (opened, submitted on time or late,
     overdue, escalated, returned, approved; the payload of
     workflows/activities/task_activities.py `_event`) published to tasks.events; then

@@ -560,10 +560,11 @@ def measure_api(st: Stack, workers: int, username: str, clients: int, seconds: i
             r = http.post("/api/auth/login", json={"username": username, "password": PASSWORD})
             r.raise_for_status()
             token = r.json()["access_token"]
-            first = http.get("/api/inbox", headers={"Authorization": f"Bearer {token}"})
+            headers = {"Authorization": f"Bearer {token}"}
+            first = http.get("/api/inbox", headers=headers)
             first.raise_for_status()
             for _ in range(20 * workers):  # warm the pools and the plans of every process
-                http.get("/api/inbox", headers={"Authorization": f"Bearer {token}"})
+                http.get("/api/inbox", headers=headers)
         print(f"  tasks API {api.url}, uvicorn as xianjie serve runs it, {shape}", flush=True)
 
         def load(path: str, duration: int) -> dict:
