@@ -94,6 +94,9 @@ from services.common.devstack import ServerProcess, http_problem  # noqa: E402
 CHUNK = 200  # start_pending's default limit: the concurrency of the project's starts
 COMPLETIONS = 500  # pings started and completed with a worker running (the optional figure)
 STALL_S = 30.0  # no new step row for this long (with every workflow started): give up waiting
+# The probe's end: no new step row for this long. Longer than a workflow task's timeout (10 s):
+# the probe's steps open in waves, and with 3 s the probe once ended between two of them.
+PROBE_QUIET_S = 12.0
 PHASE_TIMEOUT_S = 420.0
 NATION = "000000000000"
 PASSWORD = "bench-fanout-password"
@@ -421,7 +424,7 @@ async def run_starter_phase(client, pool, queue: str, dsn: str, target: int | No
         while n := await start_pending(client, pool, queue, limit=chunk):
             tasks += n
         start_s = time.perf_counter() - t0
-        quiet = 3.0 if target is None else STALL_S
+        quiet = PROBE_QUIET_S if target is None else STALL_S
         while True:
             await asyncio.sleep(0.2)
             now = time.perf_counter()

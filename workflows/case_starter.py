@@ -26,7 +26,8 @@ from services.alerts.rule_files import effective_root
 from services.alerts.rules import load_rule_set
 from services.common.config import get_settings
 from services.common.events import Envelope, new_envelope, write_outbox_many
-from workflows.case_workflow import AlertCaseWorkflow, CasePlan
+from workflows.case_plan import CasePlan
+from workflows.case_workflow import AlertCaseWorkflow
 from workflows.polling import poll_until_stopped
 
 

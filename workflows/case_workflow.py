@@ -14,36 +14,21 @@ grows large.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.activity_options import ACTIVITY_OPTIONS
-from workflows.idempotency import RecentKeys
-
 with workflow.unsafe.imports_passed_through():
+    # Everything but the workflow class comes from outside the sandbox (see task_workflow).
     from services.alerts.cases import CaseAction, CaseState, apply, fire_timers, next_moment, refusal, summary
     from workflows.activities.case_activities import CaseActivities, CaseChange
+    from workflows.activity_options import ACTIVITY_OPTIONS
+    from workflows.case_plan import CasePlan
+    from workflows.idempotency import RecentKeys
 
 RECENT_KEYS_KEPT = 200
-HISTORY_LIMIT = 4000
-
-
-@dataclass
-class CasePlan:
-    """The workflow input, and what continue-as-new carries forward."""
-
-    state: CaseState
-    county_code: str
-    township_code: str
-    rules: dict
-    # Seconds added to the workflow clock: 0 in production; the time-skipping tests start
-    # their clock on the day of the alert.
-    clock_offset_s: float = 0.0
-    history_limit: int = HISTORY_LIMIT
-    recent_keys: dict[str, str] = field(default_factory=dict)
 
 
 def fingerprint(action: CaseAction) -> str:

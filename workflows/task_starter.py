@@ -22,7 +22,8 @@ from services.common.config import get_settings
 from services.tasks.steps import TZ, horizon_for
 from workflows.bulletin_workflow import BulletinCycle, BulletinCycleWorkflow
 from workflows.polling import poll_until_stopped
-from workflows.task_workflow import LEAD_UNIT, REGION_CODE, TASK_ID, TASK_STATUS, PolicyTaskWorkflow, TaskPlan
+from workflows.task_plan import TaskPlan
+from workflows.task_workflow import LEAD_UNIT, REGION_CODE, TASK_ID, TASK_STATUS, PolicyTaskWorkflow
 
 
 def plan_for(task: dict, search_attributes: bool = True, published_on: date | None = None) -> TaskPlan:

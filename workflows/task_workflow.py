@@ -11,21 +11,24 @@ carries the state forward before the history grows large.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.activity_options import ACTIVITY_OPTIONS
-from workflows.idempotency import RecentKeys
-
 with workflow.unsafe.imports_passed_through():
+    # Everything but the workflow class comes from outside the sandbox: a module imported
+    # inside it is executed again for every workflow run (its dataclasses built anew),
+    # which was a tenth of the worker's time when thousands of tasks start at once.
     from services.common.calendar import WorkCalendar, reminder_times
     from services.tasks.step_rules import ACTIVE, Action, Step, apply, refusal
     from services.tasks.steps import StepPlan, at_midnight, escalation_times, plan_steps
     from workflows.activities.task_activities import TaskActivities, TimerEvent, send_webhook
+    from workflows.activity_options import ACTIVITY_OPTIONS
+    from workflows.idempotency import RecentKeys
+    from workflows.task_plan import SignOff, TaskPlan
 
 TASK_ID = SearchAttributeKey.for_keyword("TaskId")
 REGION_CODE = SearchAttributeKey.for_keyword("RegionCode")
@@ -34,40 +37,6 @@ TASK_STATUS = SearchAttributeKey.for_keyword("TaskStatus")
 NEXT_DUE_AT = SearchAttributeKey.for_datetime("NextDueAt")
 
 RECENT_KEYS_KEPT = 1000
-HISTORY_LIMIT = 8000
-
-
-@dataclass
-class TaskPlan:
-    """Everything the workflow needs, and the state continue-as-new carries forward."""
-
-    task_id: int
-    region_code: str
-    title: str
-    lead_unit_ids: list[int]
-    unit_ids: list[int]
-    published_on: str
-    task_due: str | None
-    horizon: str
-    calendar: dict
-    holidays: list[str] = field(default_factory=list)
-    workdays: list[str] = field(default_factory=list)
-    search_attributes: bool = True
-    # Seconds added to the workflow clock: 0 in production; a simulation of another
-    # year (policy simulate, the time-skipping tests) starts its clock on that year.
-    clock_offset_s: float = 0.0
-    webhook: bool = False  # post escalations to the configured group bot
-    history_limit: int = HISTORY_LIMIT
-    steps: list[Step] = field(default_factory=list)
-    opened_until: str | None = None
-    recent_keys: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SignOff:
-    actor_user_id: int
-    actor_roles: list[str]
-    text: str
 
 
 def fingerprint(action: Action) -> str:

@@ -22,7 +22,8 @@ from services.common.http import DbId
 from services.common.temporal import temporal
 from services.tasks import ledgers
 from services.tasks.step_api import SignOffBody, _update
-from workflows.task_workflow import PolicyTaskWorkflow, SignOff
+from workflows.task_plan import SignOff
+from workflows.task_workflow import PolicyTaskWorkflow
 
 router = APIRouter(prefix="/api/ledgers", tags=["整改台账"])
 office = require("office_admin")

@@ -21,7 +21,8 @@ from services.common.devstack import venv_binary
 from services.tasks.review import task_due_date
 from services.tasks.steps import at_midnight, horizon_for
 from workflows.activities.simulation import SimulationActivities
-from workflows.task_workflow import PolicyTaskWorkflow, TaskPlan
+from workflows.task_plan import TaskPlan
+from workflows.task_workflow import PolicyTaskWorkflow
 
 EVENT_LABELS = {"opened": "开始", "reminded": "提醒", "overdue": "逾期", "escalated": "督办"}
 ROLE_LABELS = {"unit_head": "单位负责人", "leader": "分管领导", "office": "领导小组办公室"}

@@ -19,8 +19,9 @@ from services.common.temporal import temporal
 from services.tasks.attachment_api import check_own
 from services.tasks.ledgers import task_sign_off_refusal
 from services.tasks.step_rules import Action
+from workflows.task_plan import SignOff
 from workflows.task_starter import task_workflow_id
-from workflows.task_workflow import PolicyTaskWorkflow, SignOff
+from workflows.task_workflow import PolicyTaskWorkflow
 
 router = APIRouter(prefix="/api", tags=["待办与报送"])
 

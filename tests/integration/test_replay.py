@@ -27,7 +27,8 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from services.alerts.cases import Measure
 from services.common.db import create_pool
-from workflows.case_workflow import AlertCaseWorkflow, CasePlan
+from workflows.case_plan import CasePlan
+from workflows.case_workflow import AlertCaseWorkflow
 from workflows.ping import PingWorkflow
 from workflows.task_workflow import PolicyTaskWorkflow
 from workflows.worker import build_worker

@@ -18,6 +18,7 @@ from services.demo import load_demo
 from services.tasks import policies
 from services.tasks.step_rules import Action
 from services.tasks.steps import TZ, at_work_hour
+from workflows.task_plan import SignOff
 from workflows.task_starter import plan_for
 from workflows.task_workflow import PolicyTaskWorkflow
 from workflows.worker import build_worker
@@ -155,7 +156,7 @@ async def test_a_year_of_steps_reminders_escalations_and_actions(time_skipping_e
 
             state = await handle.query(PolicyTaskWorkflow.state)
             assert all(s["status"] in ("open", "returned", "submitted") for s in state["steps"])
-            closed = await handle.execute_update(PolicyTaskWorkflow.sign_off, __import__("workflows.task_workflow", fromlist=["SignOff"]).SignOff(
+            closed = await handle.execute_update(PolicyTaskWorkflow.sign_off, SignOff(
                 users["yaoan_office"], ["office_admin"], "岗位开发全部完成"))
             assert closed["status"] == "closed"
             assert await handle.result() == "closed"
