@@ -1,0 +1,35 @@
+"""The worker writes its workflow modules' bytecode: the sandbox imports a workflow's module
+for every run, and without bytecode on disk each import compiles the source again."""
+
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+from workflows import worker
+
+
+def test_the_bytecode_of_every_workflow_module_is_written_and_current(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))  # where cache_from_source points
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # as with PYTHONDONTWRITEBYTECODE
+    worker.cache_workflow_bytecode()
+    sources = {inspect.getfile(w) for w in worker.WORKFLOWS}
+    assert {Path(s).name for s in sources} >= {"task_workflow.py", "case_workflow.py"}
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(source))
+        assert cached.is_relative_to(tmp_path) and cached.exists(), source
+        # what the import system checks before using it: the source's mtime and size in the header
+        header = cached.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        stat = Path(source).stat()
+        assert int.from_bytes(header[8:12], "little") == int(stat.st_mtime) & 0xFFFFFFFF
+        assert int.from_bytes(header[12:16], "little") == stat.st_size & 0xFFFFFFFF
+
+
+def test_a_place_it_cannot_write_is_logged_not_fatal(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(sys, "pycache_prefix", str(blocker / "cache"))  # below a file: even root cannot
+    with caplog.at_level("INFO", logger="workflows.worker"):
+        worker.cache_workflow_bytecode()
+    assert caplog.text.count("not written") == len({inspect.getfile(w) for w in worker.WORKFLOWS})
