@@ -49,7 +49,8 @@ def cache_workflow_bytecode() -> None:
         try:
             py_compile.compile(path, doraise=True)
         except (OSError, py_compile.PyCompileError) as e:
-            log.info("bytecode of %s not written (%s): the sandbox compiles it for every run", path, e)
+            log.info("bytecode of %s not written (%s); without a current one the sandbox compiles it for "
+                     "every run", path, e)
 
 
 def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:
