@@ -189,22 +189,22 @@ class _Bounded:
     def remaining(self) -> int:
         return sum(max(0, end - self.consumer.position(tp)) for tp, end in self.ends.items())
 
-    def poll(self, timeout_ms: int = 0) -> dict:
-        return self.consumer.poll(timeout_ms=timeout_ms, max_records=min(self.remaining(),
-                                                                          self.consumer.config["max_poll_records"]))
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        wanted = max_records or self.consumer.config["max_poll_records"]
+        return self.consumer.poll(timeout_ms=timeout_ms, max_records=min(self.remaining(), wanted))
 
 
 def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, results) -> None:
     """One replica of a service's consumer, in a process of its own, given its partitions as
     the group's join would, read from `start` to `end`: `run_consumer`'s loop (one
-    connection, `poll_and_apply`) without the reconnecting. Reports (started, finished,
+    connection, `poll_and_apply` with its batch sizer) without the reconnecting. Reports (started, finished,
     events handled, resident MB) with `time.perf_counter`, one clock for all processes."""
     import importlib
 
     os.environ.update(env)
     from psycopg.rows import dict_row
 
-    from services.common.consumer_base import poll_and_apply, tune_gc_for_batches
+    from services.common.consumer_base import BatchSizer, poll_and_apply, tune_gc_for_batches
     from services.common.kafka import make_consumer, make_producer
 
     module = importlib.import_module(consumer_module)
@@ -215,12 +215,12 @@ def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, re
     consumer.assign(list(ends))
     for topic, p, start, _ in parts:
         consumer.seek(TopicPartition(topic, p), start)
-    bounded = _Bounded(consumer, ends)
+    bounded, sizer = _Bounded(consumer, ends), BatchSizer.from_settings()
     with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
         ready.wait()
         seen, started = 0, time.perf_counter()
         while bounded.remaining():
-            result = poll_and_apply(bounded, producer, conn, ec)
+            result = poll_and_apply(bounded, producer, conn, ec, sizer=sizer)
             if result is not None:
                 seen += len(result.applied) + result.duplicates + len(result.dead_letters)
         results.put((started, time.perf_counter(), seen, rss_mb()))

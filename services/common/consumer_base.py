@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import orjson
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import CommitFailedError, KafkaError
 from psycopg.rows import dict_row, tuple_row
 from pydantic import ValidationError
 
@@ -187,15 +187,56 @@ def send_dead_letters(producer: KafkaProducer, consumer_name: str, letters: list
     producer.flush()
 
 
+@dataclass
+class BatchSizer:
+    """How many records the next poll may return.
+
+    A batch must be applied and committed within the group's max_poll_interval_ms, or the
+    broker gives its partitions to another member and the batch is read again. With the
+    one-machine interval of 3 s that happened to the alerts consumer's first batch at
+    `make dev` start-up, the machine busy loading the demo. So a consumer starts with small
+    batches, doubles them while a full one takes under a quarter of the interval, and
+    halves them when one takes over half; large batches amortise the commit once the
+    consumer is known to keep up."""
+
+    ceiling: int  # max_poll_records
+    interval_s: float  # max_poll_interval_ms / 1000
+    size: int = 100
+    floor: int = 10
+
+    def after(self, records: int, seconds: float) -> None:
+        """Learn from a batch of `records` applied and committed in `seconds`."""
+        if seconds > self.interval_s / 2:
+            self.shrink(records)
+        elif records >= self.size and seconds < self.interval_s / 4:
+            self.size = min(self.ceiling, self.size * 2)
+
+    def shrink(self, records: int | None = None) -> None:
+        """Halve the batch: it took too long, or its commit failed (the group moved on)."""
+        self.size = max(self.floor, min(self.size, records or self.size) // 2)
+
+    @classmethod
+    def from_settings(cls) -> BatchSizer:
+        s = get_settings()
+        return cls(ceiling=s.kafka_max_poll_records, interval_s=s.kafka_max_poll_interval_ms / 1000,
+                   size=min(100, s.kafka_max_poll_records))
+
+
 def poll_and_apply(
     consumer: KafkaConsumer,
     producer: KafkaProducer,
     conn: psycopg.Connection,
     ec: EventConsumer,
     timeout_ms: int = 1000,
+    sizer: BatchSizer | None = None,
 ) -> BatchResult | None:
-    """One poll → apply → dead letters → commit offsets. None when nothing arrived."""
-    batches = consumer.poll(timeout_ms=timeout_ms)
+    """One poll → apply → dead letters → commit offsets. None when nothing arrived.
+    With a `sizer`, the poll returns at most `sizer.size` records and the batch's time
+    adjusts the next size; without one, up to the consumer's max_poll_records."""
+    if sizer is None:
+        batches = consumer.poll(timeout_ms=timeout_ms)
+    else:
+        batches = consumer.poll(timeout_ms=timeout_ms, max_records=sizer.size)
     record_lag(ec.name, consumer)
     records = [r for recs in batches.values() for r in recs]
     if not records:
@@ -204,7 +245,10 @@ def poll_and_apply(
     result = ec.apply(conn, records)
     send_dead_letters(producer, ec.name, result.dead_letters)
     consumer.commit()
-    CONSUMER_BATCH_SECONDS.labels(ec.name).observe(time.perf_counter() - started)
+    took = time.perf_counter() - started
+    CONSUMER_BATCH_SECONDS.labels(ec.name).observe(took)
+    if sizer is not None:
+        sizer.after(len(records), took)
     for type_, count in Counter(e.type for e in result.applied).items():
         EVENTS_PROCESSED.labels(ec.name, type_).inc(count)
     if result.duplicates:
@@ -242,9 +286,11 @@ def run_consumer(
     either: the consumer seeks back and the batch is polled again. When the broker
     is down (or came back empty), the Kafka clients are made anew once it answers:
     what was applied but not committed comes again and is skipped as a duplicate.
+    Batches start small and grow while they are quick (`BatchSizer`).
     """
 
     tune_gc_for_batches()
+    sizer = BatchSizer.from_settings()
     consumer, producer, conn = None, None, None
     try:
         while not should_stop():
@@ -253,7 +299,7 @@ def run_consumer(
                     consumer, producer = make_consumer(group_id, *topics), make_producer()
                 if conn is None or conn.closed:
                     conn = psycopg.connect(get_settings().dsn, autocommit=True, row_factory=dict_row)  # as the pools
-                poll_and_apply(consumer, producer, conn, ec)
+                poll_and_apply(consumer, producer, conn, ec, sizer=sizer)
             except psycopg.OperationalError:
                 log.exception("%s: database unavailable, retrying", ec.name)
                 conn = None
@@ -261,7 +307,12 @@ def run_consumer(
                     rewind(consumer)
                 time.sleep(1)
             except KafkaError as e:
-                log.warning("%s: broker unavailable (%s), reconnecting", ec.name, e)
+                if isinstance(e, CommitFailedError):  # the batch outlasted max_poll_interval_ms
+                    sizer.shrink()
+                    log.warning("%s: the group moved on before the batch was committed; rejoining, batches of "
+                                "at most %d", ec.name, sizer.size)
+                else:
+                    log.warning("%s: broker unavailable (%s), reconnecting", ec.name, e)
                 _close_quietly(consumer, producer)
                 consumer = producer = None
                 time.sleep(1)

@@ -12,7 +12,7 @@ from kafka.structs import TopicPartition
 
 from services.common import relay
 from services.common.config import get_settings
-from services.common.consumer_base import EventConsumer, poll_and_apply
+from services.common.consumer_base import BatchSizer, EventConsumer, poll_and_apply
 from services.common.events import new_envelope, write_outbox
 from services.common.kafka import EpochProbe, ensure_topics, make_consumer, make_producer, write_epoch
 
@@ -157,3 +157,30 @@ def test_events_accepted_before_a_broker_restart_are_applied_after_it(env, broke
     rows = applied(env, prefix)
     assert len(rows) == 4 and len({r[0] for r in rows}) == 4
     assert duplicates >= 1, "events applied before the restart must be skipped, not applied again"
+
+
+def test_a_sized_poll_applies_at_most_the_sizers_batch_and_grows_it(env):
+    prefix = uuid.uuid4().hex
+    queue_events(env, prefix, 30)
+    producer = make_producer()
+    with psycopg.connect(env, autocommit=True) as conn:
+        assert relay.publish_batch(conn, producer, "tasks", 100) == 30
+    consumer = make_consumer(f"g-{prefix}", TOPIC)
+    sizer = BatchSizer(ceiling=50, interval_s=60.0, size=4)
+    batches = []
+    try:
+        with psycopg.connect(env, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while len(applied(env, prefix)) < 30:
+                assert time.monotonic() < deadline, "consumer did not catch up in time"
+                size = sizer.size
+                result = poll_and_apply(consumer, producer, conn, recording_consumer(), timeout_ms=500, sizer=sizer)
+                if result:
+                    held = len(result.applied) + result.duplicates + len(result.dead_letters)
+                    assert held <= size
+                    batches.append(held)
+    finally:
+        consumer.close()
+        producer.close()
+    assert sum(batches) >= 30 and batches[0] <= 4
+    assert max(batches) > 4, f"quick full batches should have grown the size: {batches}"
