@@ -72,6 +72,10 @@ class EventConsumer:
     handlers: dict[str, Handler]  # event type -> handler
     ignored_types: frozenset[str] = frozenset()  # known types this consumer has no use for
     supported_versions: tuple[int, ...] = (1,)
+    # The last batch repeated events: a replay (after a rebalance, or a broker that came back
+    # empty and was refilled by the relay) is under way, and the next batch likely repeats too.
+    # So does a consumer's first batch: what was applied after its group's last commit comes again.
+    repeats_expected: bool = field(default=True, init=False, repr=False)
 
     def decode(self, record) -> Envelope | DeadLetter:
         """The envelope of one Kafka record, or the reason it is a dead letter."""
@@ -153,19 +157,24 @@ class EventConsumer:
         Almost every batch is new, so its ids go in with a plain INSERT, in a savepoint: it
         costs PostgreSQL about half of an INSERT ... ON CONFLICT, whose speculative insertion
         is paid for every row. A repeated event fails that insert as a whole (the savepoint is
-        rolled back), and only then do the ids go in with ON CONFLICT DO NOTHING, which returns
-        those that are new. The ids go as one array literal."""
+        rolled back; PostgreSQL logs the unique violation), and only then do the ids go in with
+        ON CONFLICT DO NOTHING, which returns those that are new. A consumer's first batch, and
+        every batch while a replay lasts, go straight to ON CONFLICT: a restart logs no
+        violation, a rebalance's replay one, not one per batch. The ids go as one array literal."""
         ids = "{" + ",".join(e.event_id_text for e in unique) + "}"
-        try:
-            with conn.transaction():
-                conn.execute(f"INSERT INTO {self.schema}.processed_events (event_id, consumer) "
-                             "SELECT unnest(%s::uuid[]), %s", (ids, self.name))
-            return unique
-        except psycopg.errors.UniqueViolation:
-            fresh_ids = {r[0] for r in conn.cursor(row_factory=tuple_row).execute(
-                f"""INSERT INTO {self.schema}.processed_events (event_id, consumer)
-                    SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""", (ids, self.name))}
-            return [e for e in unique if e.event_id in fresh_ids]
+        if not self.repeats_expected:
+            try:
+                with conn.transaction():
+                    conn.execute(f"INSERT INTO {self.schema}.processed_events (event_id, consumer) "
+                                 "SELECT unnest(%s::uuid[]), %s", (ids, self.name))
+                return unique
+            except psycopg.errors.UniqueViolation:
+                pass
+        fresh_ids = {r[0] for r in conn.cursor(row_factory=tuple_row).execute(
+            f"""INSERT INTO {self.schema}.processed_events (event_id, consumer)
+                SELECT unnest(%s::uuid[]), %s ON CONFLICT DO NOTHING RETURNING event_id""", (ids, self.name))}
+        self.repeats_expected = len(fresh_ids) < len(unique)
+        return [e for e in unique if e.event_id in fresh_ids]
 
 
 def send_dead_letters(producer: KafkaProducer, consumer_name: str, letters: list[DeadLetter]) -> None:

@@ -60,18 +60,26 @@ def test_duplicated_and_out_of_order_events_make_each_fact_once(database_url, br
 def test_a_batch_applies_only_the_events_not_seen_before(database_url):
     """A batch of new events goes in with the plain insert; a batch mixing seen and new events
     (and one repeated inside the batch) fails it, and applies the new ones once through the
-    ON CONFLICT path, in the same transaction; an all-seen batch applies nothing."""
+    ON CONFLICT path, in the same transaction; an all-seen batch applies nothing. The first
+    batch, and every batch while batches repeat events, go straight to ON CONFLICT; a batch
+    of new events ends that."""
     ec = build_consumer()
-    first, second, third = (step_event("task.step.opened", d) for d in (1, 2, 3))
+    first, second, third, fourth = (step_event("task.step.opened", d) for d in (1, 2, 3, 4))
     with psycopg.connect(database_url, autocommit=True) as conn:
         with conn.transaction():
             conn.execute("DELETE FROM assessment.processed_events WHERE consumer = 'assessment'")
             conn.execute("DELETE FROM assessment.facts")
             result = BatchResult()
+            assert ec.repeats_expected  # a consumer's first batch may be a replay
             assert ec._apply_new(conn, [first], result) == [first]
+            assert not ec.repeats_expected
             assert ec._apply_new(conn, [first, second, third, second], result) == [second, third]
+            assert ec.repeats_expected
             assert ec._apply_new(conn, [third, first], result) == []
+            assert ec.repeats_expected
+            assert ec._apply_new(conn, [fourth], result) == [fourth]
+            assert not ec.repeats_expected
             assert result.duplicates == 0 + 2 + 2  # first seen again and second twice in one batch; then both
             ids = conn.execute("SELECT event_ids FROM assessment.facts ORDER BY id").fetchall()
-            assert [row[0] for row in ids] == [[first.event_id], [second.event_id], [third.event_id]]
+            assert [row[0] for row in ids] == [[e.event_id] for e in (first, second, third, fourth)]
             raise psycopg.Rollback()
