@@ -222,7 +222,7 @@ class BatchSizer:
 
     def shrink(self, records: int | None = None) -> None:
         """Halve the batch: it took too long, or its commit failed (the group moved on)."""
-        self.size = max(self.floor, min(self.size, records or self.size) // 2)
+        self.size = max(min(self.floor, self.ceiling), min(self.size, records or self.size) // 2)
 
     @classmethod
     def from_settings(cls) -> BatchSizer:

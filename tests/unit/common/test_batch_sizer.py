@@ -41,6 +41,15 @@ def test_a_failed_commit_halves_it():
     assert sizer.size == 400
 
 
+def test_it_never_exceeds_a_ceiling_below_the_floor():
+    sizer = BatchSizer(ceiling=4, interval_s=3.0, size=4)
+    for _ in range(3):
+        sizer.after(4, 9.0)  # slow: the floor (10) would be above max_poll_records
+    assert sizer.size == 4
+    sizer.after(4, 0.1)
+    assert sizer.size == 4
+
+
 @pytest.mark.parametrize(("records", "expected"), [("2000", 100), ("40", 40)])
 def test_from_settings_starts_small_within_max_poll_records(monkeypatch, records, expected):
     monkeypatch.setenv("XIANJIE_KAFKA_MAX_POLL_RECORDS", records)
