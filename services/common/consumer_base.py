@@ -72,9 +72,10 @@ class EventConsumer:
     handlers: dict[str, Handler]  # event type -> handler
     ignored_types: frozenset[str] = frozenset()  # known types this consumer has no use for
     supported_versions: tuple[int, ...] = (1,)
-    # The last batch repeated events: a replay (after a rebalance, or a broker that came back
-    # empty and was refilled by the relay) is under way, and the next batch likely repeats too.
-    # So does a consumer's first batch: what was applied after its group's last commit comes again.
+    # The last insert of processed ids met repeated events: a replay (after a rebalance, or a
+    # broker that came back empty and was refilled by the relay) is under way, and the next
+    # batch likely repeats too. So may the first batch after the Kafka client is made: what was
+    # applied after the group's last commit comes again (`run_consumer` sets it then).
     repeats_expected: bool = field(default=True, init=False, repr=False)
 
     def decode(self, record) -> Envelope | DeadLetter:
@@ -158,9 +159,10 @@ class EventConsumer:
         costs PostgreSQL about half of an INSERT ... ON CONFLICT, whose speculative insertion
         is paid for every row. A repeated event fails that insert as a whole (the savepoint is
         rolled back; PostgreSQL logs the unique violation), and only then do the ids go in with
-        ON CONFLICT DO NOTHING, which returns those that are new. A consumer's first batch, and
-        every batch while a replay lasts, go straight to ON CONFLICT: a restart logs no
-        violation, a rebalance's replay one, not one per batch. The ids go as one array literal."""
+        ON CONFLICT DO NOTHING, which returns those that are new. The first batch after a
+        (re)connection, and every batch while a replay lasts, go straight to ON CONFLICT: a
+        restart or reconnection logs no violation, a replay after a rebalance at most one. The
+        ids go as one array literal."""
         ids = "{" + ",".join(e.event_id_text for e in unique) + "}"
         if not self.repeats_expected:
             try:
@@ -213,6 +215,9 @@ class BatchSizer:
     size: int = 100
     floor: int = 10
 
+    def __post_init__(self) -> None:
+        self.size = max(1, min(self.size, self.ceiling))
+
     def after(self, records: int, seconds: float) -> None:
         """Learn from a batch of `records` applied and committed in `seconds`."""
         if seconds > self.interval_s / 2:
@@ -221,14 +226,14 @@ class BatchSizer:
             self.size = min(self.ceiling, self.size * 2)
 
     def shrink(self, records: int | None = None) -> None:
-        """Halve the batch: it took too long, or its commit failed (the group moved on)."""
+        """Halve the batch: it took too long, or its commit failed (the group moved on: a slow
+        batch, or a rebalance, after which it grows again)."""
         self.size = max(min(self.floor, self.ceiling), min(self.size, records or self.size) // 2)
 
     @classmethod
     def from_settings(cls) -> BatchSizer:
         s = get_settings()
-        return cls(ceiling=s.kafka_max_poll_records, interval_s=s.kafka_max_poll_interval_ms / 1000,
-                   size=min(100, s.kafka_max_poll_records))
+        return cls(ceiling=s.kafka_max_poll_records, interval_s=s.kafka_max_poll_interval_ms / 1000)
 
 
 def poll_and_apply(
@@ -306,6 +311,7 @@ def run_consumer(
             try:
                 if consumer is None:
                     consumer, producer = make_consumer(group_id, *topics), make_producer()
+                    ec.repeats_expected = True  # from the last commit: applied events may come again
                 if conn is None or conn.closed:
                     conn = psycopg.connect(get_settings().dsn, autocommit=True, row_factory=dict_row)  # as the pools
                 poll_and_apply(consumer, producer, conn, ec, sizer=sizer)
@@ -316,10 +322,10 @@ def run_consumer(
                     rewind(consumer)
                 time.sleep(1)
             except KafkaError as e:
-                if isinstance(e, CommitFailedError):  # the batch outlasted max_poll_interval_ms
+                if isinstance(e, CommitFailedError):  # a batch slower than max_poll_interval_ms, or a rebalance
                     sizer.shrink()
-                    log.warning("%s: the group moved on before the batch was committed; rejoining, batches of "
-                                "at most %d", ec.name, sizer.size)
+                    log.warning("%s: the group moved on before the batch was committed (a slow batch or a "
+                                "rebalance); rejoining, batches of at most %d", ec.name, sizer.size)
                 else:
                     log.warning("%s: broker unavailable (%s), reconnecting", ec.name, e)
                 _close_quietly(consumer, producer)

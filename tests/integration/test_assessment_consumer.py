@@ -57,29 +57,49 @@ def test_duplicated_and_out_of_order_events_make_each_fact_once(database_url, br
     assert {(u, r) for *_, u, r in facts} == {(60, "532325000000")}
 
 
+class RecordingCursor(psycopg.Cursor):
+    """A real cursor that also keeps the text of what it executes, for the test to read."""
+
+    def execute(self, query, params=None, **kwargs):
+        self.connection.statements.append(str(query))
+        return super().execute(query, params, **kwargs)
+
+
+def processed_inserts(conn) -> list[str]:
+    """How the last batch recorded its event ids: 'plain', 'on conflict' or both, in order."""
+    kinds = ["on conflict" if "ON CONFLICT" in q else "plain" for q in conn.statements if "processed_events" in q]
+    conn.statements.clear()
+    return kinds
+
+
 def test_a_batch_applies_only_the_events_not_seen_before(database_url):
-    """A batch of new events goes in with the plain insert; a batch mixing seen and new events
-    (and one repeated inside the batch) fails it, and applies the new ones once through the
-    ON CONFLICT path, in the same transaction; an all-seen batch applies nothing. The first
-    batch, and every batch while batches repeat events, go straight to ON CONFLICT; a batch
-    of new events ends that."""
+    """The first batch may be a replay and goes in with ON CONFLICT; so does every batch while
+    batches repeat events. A batch mixing seen and new events (and one repeated inside the
+    batch) fails the plain insert and applies the new ones once through ON CONFLICT, in the
+    same transaction; an all-seen batch applies nothing; once a batch is all new, the next
+    goes in with the plain insert alone."""
     ec = build_consumer()
-    first, second, third, fourth = (step_event("task.step.opened", d) for d in (1, 2, 3, 4))
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    first, second, third, fourth, fifth = (step_event("task.step.opened", d) for d in (1, 2, 3, 4, 5))
+    with psycopg.connect(database_url, autocommit=True, cursor_factory=RecordingCursor) as conn:
+        conn.statements = []
         with conn.transaction():
             conn.execute("DELETE FROM assessment.processed_events WHERE consumer = 'assessment'")
             conn.execute("DELETE FROM assessment.facts")
             result = BatchResult()
-            assert ec.repeats_expected  # a consumer's first batch may be a replay
+            processed_inserts(conn)
             assert ec._apply_new(conn, [first], result) == [first]
-            assert not ec.repeats_expected
-            assert ec._apply_new(conn, [first, second, third, second], result) == [second, third]
-            assert ec.repeats_expected
-            assert ec._apply_new(conn, [third, first], result) == []
-            assert ec.repeats_expected
+            assert processed_inserts(conn) == ["on conflict"]
             assert ec._apply_new(conn, [fourth], result) == [fourth]
-            assert not ec.repeats_expected
-            assert result.duplicates == 0 + 2 + 2  # first seen again and second twice in one batch; then both
+            assert processed_inserts(conn) == ["plain"]
+            assert ec._apply_new(conn, [first, second, third, second], result) == [second, third]
+            assert processed_inserts(conn) == ["plain", "on conflict"]
+            assert ec._apply_new(conn, [third, first], result) == []
+            assert processed_inserts(conn) == ["on conflict"]
+            assert ec._apply_new(conn, [fifth], result) == [fifth]
+            assert processed_inserts(conn) == ["on conflict"]
+            assert ec._apply_new(conn, [fifth, first], result) == []
+            assert processed_inserts(conn) == ["plain", "on conflict"]
+            assert result.duplicates == 2 + 2 + 2  # (first, second again), (third, first), (fifth, first)
             ids = conn.execute("SELECT event_ids FROM assessment.facts ORDER BY id").fetchall()
-            assert [row[0] for row in ids] == [[e.event_id] for e in (first, second, third, fourth)]
+            assert [row[0] for row in ids] == [[e.event_id] for e in (first, fourth, second, third, fifth)]
             raise psycopg.Rollback()

@@ -3,6 +3,7 @@ for every run, and without bytecode on disk each import compiles the source agai
 
 import importlib.util
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -33,3 +34,17 @@ def test_a_place_it_cannot_write_is_logged_not_fatal(tmp_path, monkeypatch, capl
     with caplog.at_level("INFO", logger="workflows.worker"):
         worker.cache_workflow_bytecode()
     assert caplog.text.count("not written") == len({inspect.getfile(w) for w in worker.WORKFLOWS})
+
+
+def test_current_bytecode_is_left_alone_and_stale_bytecode_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))
+    worker.cache_workflow_bytecode()
+    source = inspect.getfile(worker.PolicyTaskWorkflow)
+    cached = Path(importlib.util.cache_from_source(source))
+    source_mtime = Path(source).stat().st_mtime
+    os.utime(cached, (source_mtime + 10, source_mtime + 10))  # newer than its source: as pip leaves it
+    worker.cache_workflow_bytecode()
+    assert cached.stat().st_mtime == source_mtime + 10
+    os.utime(cached, (source_mtime - 10, source_mtime - 10))  # older than its source: stale
+    worker.cache_workflow_bytecode()
+    assert cached.stat().st_mtime > source_mtime - 10

@@ -42,6 +42,7 @@ def test_a_failed_commit_halves_it():
 
 
 def test_it_never_exceeds_a_ceiling_below_the_floor():
+    assert BatchSizer(ceiling=30, interval_s=3.0).size == 30  # the default start, 100, clamped
     sizer = BatchSizer(ceiling=4, interval_s=3.0, size=4)
     for _ in range(3):
         sizer.after(4, 9.0)  # slow: the floor (10) would be above max_poll_records
