@@ -16,8 +16,9 @@ from services.common.config import get_settings
 from services.common.db import create_pool
 from services.demo import load_demo
 from services.tasks import policies
-from services.tasks.step_rules import Action
+from services.tasks.step_rules import Action, Step
 from services.tasks.steps import TZ, at_work_hour
+from workflows.activities.task_activities import TaskActivities
 from workflows.task_plan import SignOff
 from workflows.task_starter import plan_for
 from workflows.task_workflow import PolicyTaskWorkflow
@@ -235,3 +236,33 @@ async def test_escalations_reach_the_group_bot_and_a_failing_bot_blocks_nothing(
     assert ack["escalation_level"] == 3, "escalations went on whatever the bot answered"
     if status == 500:
         assert len(bot.received) >= 5, "a failing bot is retried"
+
+
+def test_open_steps_writes_each_new_step_once_with_its_history_notification_and_event(database_url):
+    """The activity writes a task's opened steps a table at a time; a retry writes only what is new."""
+    task, units, _ = published_task_rows(database_url)
+    unit = min(units.values())
+    steps = [Step(key=f"{task['id']}:{unit}:monthly_report:2023-0{m}", unit_id=unit, kind="monthly_report",
+                  period=f"2023-0{m}", label=f"2023年{m}月月报", opens_at=f"2023-0{m}-01T00:00:00+08:00",
+                  due_date=f"2023-0{m + 1}-05") for m in (1, 2, 3)]
+    with create_pool(database_url) as pool:
+        activities = TaskActivities(pool)
+        assert activities.open_steps(task["id"], steps[:2]) == 2
+        assert activities.open_steps(task["id"], steps) == 1  # a retry with one more: only that one is new
+        assert activities.open_steps(task["id"], []) == 0
+    opened = rows(database_url, "SELECT id, step_key, label, due_at FROM tasks.steps WHERE task_id = %s ORDER BY id",
+                  task["id"])
+    assert [r["step_key"] for r in opened] == [s.key for s in steps]
+    assert opened[0]["due_at"].astimezone(TZ).isoformat() == "2023-02-05T23:59:59+08:00"
+    ids = [r["id"] for r in opened]
+    history = rows(database_url, "SELECT step_id, action FROM tasks.step_history WHERE step_id = ANY(%s) ORDER BY id", ids)
+    assert [(h["step_id"], h["action"]) for h in history] == [(i, "opened") for i in ids]
+    notes = rows(database_url, "SELECT unit_id, kind, title, body, step_id FROM tasks.notifications "
+                               "WHERE step_id = ANY(%s) ORDER BY id", ids)
+    assert [(n["unit_id"], n["kind"], n["title"], n["step_id"]) for n in notes] == [(unit, "opened", "新的待办", i)
+                                                                                     for i in ids]
+    assert notes[2]["body"] == f"{task['title']} · 2023年3月月报,截止 2023-04-05"
+    events = rows(database_url, "SELECT envelope FROM tasks.outbox WHERE envelope->>'type' = 'task.step.opened' "
+                                "AND (envelope->'payload'->>'task_id')::bigint = %s ORDER BY id", task["id"])
+    assert [e["envelope"]["payload"]["step_id"] for e in events] == ids
+    assert events[0]["envelope"]["payload"]["due_at"] == opened[0]["due_at"].isoformat()
