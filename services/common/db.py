@@ -95,12 +95,12 @@ def migrate(dsn: str | None = None) -> list[str]:
 
 
 def pending_migrations(conn: psycopg.Connection) -> list[str]:
-    """Names of migrations the database has not applied yet (readiness waits on this)."""
-    try:
+    """Names of migrations the database has not applied yet (readiness waits on this). The
+    table's existence is asked first: querying a missing table is an error PostgreSQL logs,
+    once per waiting process at every fresh start."""
+    done: set[tuple[str, str]] = set()
+    if conn.execute("SELECT to_regclass('common.schema_migrations')").fetchone()[0] is not None:
         done = {(r[0], r[1]) for r in conn.execute("SELECT schema_name, name FROM common.schema_migrations")}
-    except psycopg.errors.UndefinedTable:
-        conn.rollback()
-        done = set()
     return [f"{m.schema}/{m.name}" for m in discover_migrations() if (m.schema, m.name) not in done]
 
 

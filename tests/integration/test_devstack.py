@@ -43,8 +43,11 @@ def empty_database(pg_server):
 
 
 def test_migrations_apply_once(empty_database):
+    everything = [f"{m.schema}/{m.name}" for m in discover_migrations()]
+    with psycopg.connect(empty_database) as conn:
+        assert pending_migrations(conn) == everything  # no migrations table yet: all pending, no error
     first = migrate(empty_database)
-    assert first == [f"{m.schema}/{m.name}" for m in discover_migrations()]
+    assert first == everything
     assert migrate(empty_database) == []
     with psycopg.connect(empty_database) as conn:
         assert pending_migrations(conn) == []
