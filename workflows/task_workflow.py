@@ -20,8 +20,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # Everything but the workflow class comes from outside the sandbox: a module imported
-    # inside it is executed again for every workflow run (its dataclasses built anew),
-    # which was a tenth of the worker's time when thousands of tasks start at once.
+    # inside it is executed again for every workflow run (its dataclasses built anew); the
+    # sandbox was a quarter of the worker's time when thousands of tasks started at once.
     from services.common.calendar import WorkCalendar, reminder_times
     from services.tasks.step_rules import ACTIVE, Action, Step, apply, refusal
     from services.tasks.steps import StepPlan, at_midnight, escalation_times, plan_steps

@@ -4,10 +4,9 @@ runs the starters that give each published task and each alert case its workflow
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import compileall
 import inspect
 import logging
-import os
 import py_compile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,18 +44,18 @@ def cache_workflow_bytecode() -> None:
     anew for every workflow run, and where bytecode is not written on import
     (PYTHONDONTWRITEBYTECODE, as in the image and on many developer machines) each of those
     imports compiled the source: 2.5 ms per run of PolicyTaskWorkflow, over a third of the
-    sandbox's cost when a county publishes its tasks. Bytecode newer than its source is left
-    alone: an installed package has it already (pip writes it at install, as in the image,
+    sandbox's cost when a county publishes its tasks. Current bytecode is left alone: an
+    installed package has it already (pip writes it at install, as in the image,
     whose file system is read-only)."""
     for path in sorted({inspect.getfile(w) for w in WORKFLOWS}):
-        cached = importlib.util.cache_from_source(path)
-        if os.path.exists(cached) and os.path.getmtime(cached) >= os.path.getmtime(path):
-            continue  # written before (by pip in the image, or by an earlier start)
-        try:
-            py_compile.compile(path, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
-        except (OSError, py_compile.PyCompileError) as e:
-            log.info("bytecode of %s not written (%s); without a current one the sandbox compiles it for "
-                     "every run", path, e)
+        try:  # compile_file leaves bytecode whose header matches the source alone
+            if compileall.compile_file(path, quiet=2, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP):
+                continue
+            reason = "it does not compile"
+        except OSError as e:
+            reason = str(e)
+        log.info("bytecode of %s not written (%s); without a current one the sandbox compiles it for "
+                 "every run", path, reason)
 
 
 def build_worker(client: Client, pool: ConnectionPool | None = None, task_queue: str | None = None) -> Worker:

@@ -247,10 +247,7 @@ def poll_and_apply(
     """One poll → apply → dead letters → commit offsets. None when nothing arrived.
     With a `sizer`, the poll returns at most `sizer.size` records and the batch's time
     adjusts the next size; without one, up to the consumer's max_poll_records."""
-    if sizer is None:
-        batches = consumer.poll(timeout_ms=timeout_ms)
-    else:
-        batches = consumer.poll(timeout_ms=timeout_ms, max_records=sizer.size)
+    batches = consumer.poll(timeout_ms=timeout_ms, max_records=sizer.size if sizer else None)
     record_lag(ec.name, consumer)
     records = [r for recs in batches.values() for r in recs]
     if not records:

@@ -42,9 +42,12 @@ def test_current_bytecode_is_left_alone_and_stale_bytecode_rewritten(tmp_path, m
     source = inspect.getfile(worker.PolicyTaskWorkflow)
     cached = Path(importlib.util.cache_from_source(source))
     source_mtime = Path(source).stat().st_mtime
-    os.utime(cached, (source_mtime + 10, source_mtime + 10))  # newer than its source: as pip leaves it
+    os.utime(cached, (source_mtime + 10, source_mtime + 10))  # current (its header matches): as pip leaves it
     worker.cache_workflow_bytecode()
     assert cached.stat().st_mtime == source_mtime + 10
-    os.utime(cached, (source_mtime - 10, source_mtime - 10))  # older than its source: stale
+    data = bytearray(cached.read_bytes())
+    data[8:12] = ((int(source_mtime) - 10) & 0xFFFFFFFF).to_bytes(4, "little")  # compiled from an older source
+    cached.write_bytes(bytes(data))
+    os.utime(cached, (source_mtime - 10, source_mtime - 10))
     worker.cache_workflow_bytecode()
     assert cached.stat().st_mtime > source_mtime - 10
