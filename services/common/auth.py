@@ -151,9 +151,12 @@ def load_principal(conn: psycopg.Connection, user_id: int) -> Principal | None:
     return _principal(conn.execute(PRINCIPAL_SQL, (user_id,)).fetchone())
 
 
-async def fetch_principal(conn: psycopg.AsyncConnection, user_id: int) -> Principal | None:
-    """`load_principal` on the event loop (every request of every API asks it)."""
-    return _principal(await (await conn.execute(PRINCIPAL_SQL, (user_id,))).fetchone())
+def admit(row: dict | None) -> Principal:
+    """The caller a `PRINCIPAL_SQL` row describes, or 401 when there is none or they are disabled."""
+    principal = _principal(row)
+    if principal is None:
+        raise _unauthorized("用户不存在或已停用 (user unknown or disabled)")
+    return principal
 
 
 def _unauthorized(reason: str) -> HTTPException:
@@ -181,18 +184,24 @@ def token_claims(token: str) -> dict:
     return claims
 
 
+def _caller_id(credentials: HTTPAuthorizationCredentials | None) -> int:
+    if credentials is None:
+        raise _unauthorized("未登录或缺少令牌 (missing bearer token)")
+    return int(token_claims(credentials.credentials)["sub"])
+
+
+async def caller_id(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> int:
+    """The user id of a good bearer token (401 otherwise), for a route that reads its caller's
+    row in its own statement (the inbox) and then admits them with `admit`."""
+    return _caller_id(credentials)
+
+
 async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
-    if credentials is None:
-        raise _unauthorized("未登录或缺少令牌 (missing bearer token)")
-    claims = token_claims(credentials.credentials)
+    user_id = _caller_id(credentials)
     async with request.app.state.read_pool.connection() as conn:
-        principal = await fetch_principal(conn, int(claims["sub"]))
-    if principal is None:
-        raise _unauthorized("用户不存在或已停用 (user unknown or disabled)")
-    request.state.principal = principal
-    return principal
+        return admit(await (await conn.execute(PRINCIPAL_SQL, (user_id,))).fetchone())
 
 
 def require(*roles: str):

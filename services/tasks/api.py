@@ -176,6 +176,9 @@ def audit_log(
         )
 
 
+# The inbox's routes first: the router tries routes in order, and the inbox is the page every
+# unit opens first (no path of the others overlaps one of the inbox's).
 app = create_app(
-    service="tasks", title="县级巩固拓展脱贫攻坚成果 · 任务服务 (tasks API)", routers=[router, policy_api.router, step_api.router, inbox_api.router, attachment_api.router, ledger_api.router]
+    service="tasks", title="县级巩固拓展脱贫攻坚成果 · 任务服务 (tasks API)",
+    routers=[inbox_api.router, router, policy_api.router, step_api.router, attachment_api.router, ledger_api.router],
 )

@@ -10,14 +10,14 @@ Updates and live elsewhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 from services.common import audit, excel
-from services.common.auth import Principal, require
+from services.common.auth import Principal, admit, caller_id, require
 from services.common.db import reading
 from services.common.excel_http import XLSX_RESPONSE, Format, export_format, export_rows, xlsx_download
 from services.common.http import DbId
@@ -25,11 +25,14 @@ from services.common.units import jurisdiction_prefix
 from services.tasks import inbox_repository as repo
 from services.tasks.inbox_schemas import (
     HISTORY_LABELS,
+    MAX_ID,
+    MAX_OFFSET,
     ROLE_LABELS,
     STATUS_LABELS,
     EscalationItem,
     EscalationPage,
     InboxPage,
+    InboxQuery,
     InstructionRequest,
     Notification,
     NotificationPage,
@@ -40,12 +43,6 @@ from services.tasks.inbox_schemas import (
 )
 
 router = APIRouter(prefix="/api")
-
-MAX_ID = 2**63 - 1
-MAX_OFFSET = 1_000_000_000
-PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
-STATUS_PATTERN = "^(open|submitted|approved|returned)$"
-KIND_PATTERN = "^(acknowledge|monthly_report|quarterly_analysis|half_year_summary|annual_summary|completion_report)$"
 
 
 async def _page(limit: int = Query(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)"),
@@ -85,24 +82,17 @@ INBOX_COLUMNS = [
 
 @router.get("/inbox", response_model=InboxPage, responses=XLSX_RESPONSE, tags=["待办"],
             summary="本单位待办:已开启的步骤,按截止时间排序")
-async def inbox(
-    request: Request,
-    status: str | None = Query(None, pattern=STATUS_PATTERN, description="open|submitted|approved|returned"),
-    overdue: bool | None = Query(None, description="true 只看逾期,false 只看未逾期"),
-    task_id: DbId | None = _id_query("任务"),
-    document_id: DbId | None = _id_query("政策文件"),
-    period: str | None = Query(None, pattern=PERIOD_PATTERN, description="2023-05、2023-Q2、2023-H1、2023"),
-    kind: str | None = Query(None, pattern=KIND_PATTERN, description="步骤类型"),
-    page: dict = Depends(_page),
-    fmt: Format = Depends(export_format),
-    p: Principal = Depends(require()),
-):
-    filters = dict(status=status, overdue=overdue, task_id=task_id, document_id=document_id, period=period, kind=kind)
-    if fmt == "xlsx":
-        return await run_in_threadpool(_inbox_xlsx, request.app.state.pool, p, filters)
+async def inbox(request: Request, q: Annotated[InboxQuery, Query()], user_id: int = Depends(caller_id)):
+    """The caller is read and admitted in the inbox's own statement (`inbox_of_caller`), and
+    the page is sent as PostgreSQL built it: the most visited route does one round trip."""
+    filters = q.filters()
     async with request.app.state.read_pool.connection() as conn:
-        total, rows = await repo.inbox_page(conn, p.unit_id, **page, **filters)
-    return {"total": total, **page, "items": [_labelled(r) for r in rows]}
+        row = await repo.inbox_of_caller(conn, user_id, limit=q.limit, offset=q.offset, status_labels=STATUS_LABELS,
+                                         **filters)
+    p = admit(row)
+    if q.format == "xlsx":
+        return await run_in_threadpool(_inbox_xlsx, request.app.state.pool, p, filters)
+    return Response(row["body"], media_type="application/json")
 
 
 def _inbox_xlsx(pool: ConnectionPool, p: Principal, filters: dict):

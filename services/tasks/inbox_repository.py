@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from services.common.auth import PRINCIPAL_SQL
+
 OVERDUE = "(s.overdue OR (s.status IN ('open', 'returned') AND s.due_at <= now()))"
 URGENCY = f"""CASE WHEN s.status IN ('submitted', 'approved') THEN 'done'
                    WHEN {OVERDUE} THEN 'overdue'
@@ -34,9 +36,11 @@ INBOX_FROM = """FROM tasks.steps s JOIN tasks.tasks t ON t.id = s.task_id
                 JOIN tasks.policy_documents d ON d.id = t.document_id"""
 
 
-def _inbox_filters(unit_id: int, *, status: str | None, overdue: bool | None, task_id: int | None,
+def _inbox_filters(unit: str, *, status: str | None, overdue: bool | None, task_id: int | None,
                    document_id: int | None, period: str | None, kind: str | None) -> tuple[list[str], list[Any]]:
-    clauses, params = ["s.unit_id = %s", "s.opened_at <= now()"], [unit_id]
+    """The WHERE clauses of an inbox; `unit` is the SQL of the unit's id (a parameter, or the
+    caller's unit read in the same statement)."""
+    clauses, params = [f"s.unit_id = {unit}", "s.opened_at <= now()"], []
     for column, value in (("s.status", status), ("s.task_id", task_id), ("t.document_id", document_id),
                           ("s.period", period), ("s.kind", kind)):
         if value is not None:
@@ -47,45 +51,67 @@ def _inbox_filters(unit_id: int, *, status: str | None, overdue: bool | None, ta
     return clauses, params
 
 
-def _count_inbox_sql(unit_id: int, **filters: Any) -> tuple[str, list[Any]]:
+def _count_inbox_sql(unit: str, **filters: Any) -> tuple[str, list[Any]]:
     """From the steps alone unless a document is asked for (every step has its task and
     document: the joins would count nothing)."""
-    clauses, params = _inbox_filters(unit_id, **filters)
+    clauses, params = _inbox_filters(unit, **filters)
     source = INBOX_FROM if filters.get("document_id") is not None else "FROM tasks.steps s"
     return f"SELECT count(*) AS n {source} {_where(clauses)}", params
 
 
-def _list_inbox_sql(unit_id: int, limit: int, offset: int, **filters: Any) -> tuple[str, list[Any]]:
-    clauses, params = _inbox_filters(unit_id, **filters)
-    return (
-        f"""SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
-                   d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
-                   {DUE_DATE} AS due_date, s.status, {OVERDUE} AS overdue, s.escalation_level,
-                   s.extension_requested, s.submitted_at, s.approved_at, {URGENCY} AS urgency
-            {INBOX_FROM} {_where(clauses)}
-            ORDER BY s.due_at, s.id LIMIT %s OFFSET %s""",
-        [*params, limit, offset],
-    )
+INBOX_ITEM = f"""s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
+                 d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
+                 {DUE_DATE} AS due_date, s.status, {OVERDUE} AS overdue, s.escalation_level,
+                 s.extension_requested, s.submitted_at, s.approved_at, {URGENCY} AS urgency"""
+
+
+def _list_inbox_sql(unit: str, limit: int, offset: int, **filters: Any) -> tuple[str, list[Any]]:
+    clauses, params = _inbox_filters(unit, **filters)
+    return (f"SELECT {INBOX_ITEM} {INBOX_FROM} {_where(clauses)} ORDER BY s.due_at, s.id LIMIT %s OFFSET %s",
+            [*params, limit, offset])
 
 
 def count_inbox(conn: psycopg.Connection, unit_id: int, **filters: Any) -> int:
     """How many steps the filters select."""
-    return conn.execute(*_count_inbox_sql(unit_id, **filters)).fetchone()["n"]
+    sql, params = _count_inbox_sql("%s", **filters)
+    return conn.execute(sql, [unit_id, *params]).fetchone()["n"]
 
 
 def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: int, **filters: Any) -> list[dict]:
     """A unit's opened steps, the earliest deadline first."""
-    return conn.execute(*_list_inbox_sql(unit_id, limit, offset, **filters)).fetchall()
+    sql, params = _list_inbox_sql("%s", limit, offset, **filters)
+    return conn.execute(sql, [unit_id, *params]).fetchall()
 
 
-async def inbox_page(conn: psycopg.AsyncConnection, unit_id: int, *, limit: int, offset: int,
-                     **filters: Any) -> tuple[int, list[dict]]:
-    """The count and one page of `list_inbox` in one round trip (a pipeline), on the event
-    loop: the inbox is the page every unit opens first."""
-    async with conn.pipeline():
-        counted = await conn.execute(*_count_inbox_sql(unit_id, **filters))
-        listed = await conn.execute(*_list_inbox_sql(unit_id, limit, offset, **filters))
-    return (await counted.fetchone())["n"], await listed.fetchall()
+async def inbox_of_caller(conn: psycopg.AsyncConnection, user_id: int, *, limit: int, offset: int,
+                          status_labels: dict[str, str], **filters: Any) -> dict | None:
+    """The caller's row (the columns of `auth.PRINCIPAL_SQL`) with their unit's inbox in `body`:
+    the response itself, `InboxPage` as JSON text (the count and one page of `list_inbox`,
+    each item with its `status_label`), built by PostgreSQL in the statement that reads the
+    caller. None for an unknown user.
+
+    The inbox is the page every unit opens first. Read the usual way it took three round
+    trips (the caller, the count, the page), and its rows, parsed into Python objects,
+    checked against the response model and serialised again, cost the API process more
+    than the statements cost the database."""
+    unit = "(SELECT unit_id FROM me)"
+    count_sql, count_params = _count_inbox_sql(unit, **filters)
+    clauses, list_params = _inbox_filters(unit, **filters)
+    cursor = await conn.execute(
+        f"""WITH me AS ({PRINCIPAL_SQL}),
+                 page AS (SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
+                                 d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
+                                 {DUE_DATE} AS due_date, s.status, %s::jsonb ->> s.status AS status_label,
+                                 {OVERDUE} AS overdue, s.escalation_level, s.extension_requested, s.submitted_at,
+                                 s.approved_at, {URGENCY} AS urgency
+                          {INBOX_FROM} {_where(clauses)} ORDER BY s.due_at, s.id LIMIT %s OFFSET %s)
+            SELECT me.*, json_build_object(
+                'total', ({count_sql}), 'limit', %s::int, 'offset', %s::int,
+                'items', coalesce((SELECT json_agg(p ORDER BY p.due_at, p.id) FROM page p), '[]'::json))::text AS body
+            FROM me""",
+        [user_id, Jsonb(status_labels), *list_params, limit, offset, *count_params, limit, offset],
+    )
+    return await cursor.fetchone()
 
 
 # ---------------------------------------------------------------- the office's review queue (待审核)
@@ -102,11 +128,7 @@ def count_reviews(conn: psycopg.Connection, region_prefix: str) -> int:
 def list_reviews(conn: psycopg.Connection, region_prefix: str, *, limit: int, offset: int) -> list[dict]:
     """Reports submitted and extensions asked for in the office's region, the longest waiting first."""
     return conn.execute(
-        f"""SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
-                   d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
-                   {DUE_DATE} AS due_date, s.status, {OVERDUE} AS overdue, s.escalation_level,
-                   s.extension_requested, s.submitted_at, s.approved_at, {URGENCY} AS urgency,
-                   s.unit_id, u.name AS unit_name
+        f"""SELECT {INBOX_ITEM}, s.unit_id, u.name AS unit_name
             {INBOX_FROM} JOIN common.units u ON u.id = s.unit_id {REVIEW_WHERE}
             ORDER BY coalesce(s.submitted_at, s.updated_at), s.id LIMIT %s OFFSET %s""",
         (region_prefix + "%", limit, offset),

@@ -30,6 +30,31 @@ def escalation_level_label(level: int) -> str:
     return "无" if level <= 0 else names.get(level, f"{level}级")
 
 
+MAX_ID = 2**63 - 1  # a bigint: a larger id is a 422, not a 500
+MAX_OFFSET = 1_000_000_000
+PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
+
+
+class InboxQuery(BaseModel):
+    """The inbox's query string, read as one model: checked in one pass, not parameter by
+    parameter (the inbox is the route every unit opens first)."""
+
+    status: Literal["open", "submitted", "approved", "returned"] | None = Field(
+        None, description="open|submitted|approved|returned")
+    overdue: bool | None = Field(None, description="true 只看逾期,false 只看未逾期")
+    task_id: int | None = Field(None, ge=1, le=MAX_ID, description="任务")
+    document_id: int | None = Field(None, ge=1, le=MAX_ID, description="政策文件")
+    period: str | None = Field(None, pattern=PERIOD_PATTERN, description="2023-05、2023-Q2、2023-H1、2023")
+    kind: StepKind | None = Field(None, description="步骤类型")
+    limit: int = Field(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    format: Literal["json", "xlsx"] = Field("json", description="json,或 xlsx 下载 Excel")
+
+    def filters(self) -> dict:
+        return {"status": self.status, "overdue": self.overdue, "task_id": self.task_id,
+                "document_id": self.document_id, "period": self.period, "kind": self.kind}
+
+
 class Page(BaseModel):
     total: int = Field(description="符合条件的总数")
     limit: int

@@ -3,7 +3,7 @@ PostgreSQL. The workflows' read model (tasks.steps and friends) is written direc
 with SQL here, the way the workflow activities mirror it."""
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -12,10 +12,12 @@ from openpyxl import load_workbook
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from services.common.auth import issue_token
 from services.common.config import get_settings
 from services.common.http import create_app
 from services.demo import load_demo
-from services.tasks import api, inbox_api
+from services.tasks import api, inbox_api, inbox_repository
+from services.tasks.inbox_schemas import STATUS_LABELS, InboxItem, InboxPage
 from services.common.excel import XLSX_MEDIA_TYPE
 
 pytestmark = pytest.mark.integration
@@ -243,6 +245,56 @@ def test_inbox_as_excel(client, inbox_data):
 
 
 # ---------------------------------------------------------------- one step
+
+
+def _same_value(sent, read) -> bool:
+    """A value of the JSON the database built against the same column read by psycopg."""
+    if isinstance(read, datetime):
+        return datetime.fromisoformat(sent) == read
+    if isinstance(read, date):
+        return sent == read.isoformat()
+    return sent == read
+
+
+def test_inbox_sent_as_the_database_builds_it_is_the_response_model_exactly(client, db, inbox_data):
+    """The inbox body is built by PostgreSQL, not by the response model: it must still be an
+    `InboxPage` key for key, and say what the usual read of the same steps says."""
+    s, rsj = inbox_data["steps"], inbox_data["rsj"]
+    db.execute("UPDATE tasks.steps SET extension_requested = true WHERE id = %s", (s["returned"],))
+    h = login(client, "yaoan_rsj")
+    for params in ({}, {"limit": 3, "offset": 2}, {"status": "approved"}, {"document_id": inbox_data["doc2"]}):
+        r = client.get("/api/inbox", headers=h, params=params)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
+        assert r.headers["cache-control"] == "no-store"
+        page = InboxPage.model_validate_json(r.content)
+        body = r.json()
+        assert set(body) == set(InboxPage.model_fields)
+        filters = {"status": None, "overdue": None, "task_id": None, "document_id": None, "period": None, "kind": None}
+        filters.update({k: v for k, v in params.items() if k in filters})
+        read = inbox_repository.list_inbox(db, rsj, limit=params.get("limit", 20), offset=params.get("offset", 0),
+                                           **filters)
+        assert page.total == inbox_repository.count_inbox(db, rsj, **filters) and len(body["items"]) == len(read)
+        for item, row in zip(body["items"], read, strict=True):
+            assert set(item) == set(InboxItem.model_fields), set(item) ^ set(InboxItem.model_fields)
+            assert item["status_label"] == STATUS_LABELS[row["status"]]
+            wrong = {k: (item[k], row[k]) for k in row if not _same_value(item[k], row[k])}
+            assert not wrong, wrong
+    returned = next(i for i in client.get("/api/inbox", headers=h).json()["items"] if i["id"] == s["returned"])
+    assert returned["extension_requested"] is True and returned["status_label"] == "已退回"
+    empty = client.get("/api/inbox", headers=h, params={"offset": 100}).json()
+    assert empty == {"total": 7, "limit": 20, "offset": 100, "items": []}
+
+
+def test_inbox_refuses_a_disabled_or_unknown_caller(client, db, inbox_data):
+    h = login(client, "yaoan_rsj")
+    assert client.get("/api/inbox", headers=h).status_code == 200
+    db.execute("UPDATE common.users SET disabled = true WHERE username = 'yaoan_rsj'")
+    for params in ({}, {"format": "xlsx"}):
+        r = client.get("/api/inbox", headers=h, params=params)
+        assert r.status_code == 401 and "停用" in r.json()["detail"], r.text
+    unknown, _ = issue_token(2**31, "nobody")
+    r = client.get("/api/inbox", headers={"Authorization": f"Bearer {unknown}"})
+    assert r.status_code == 401 and "不存在" in r.json()["detail"]
 
 def test_step_detail_with_task_history_and_escalations(client, db, inbox_data):
     rsj = inbox_data["rsj"]
