@@ -87,8 +87,7 @@ async def inbox(request: Request, q: Annotated[InboxQuery, Query()], user_id: in
     the page is sent as PostgreSQL built it: the most visited route does one round trip."""
     filters = q.filters()
     async with request.app.state.read_pool.connection() as conn:
-        row = await repo.inbox_of_caller(conn, user_id, limit=q.limit, offset=q.offset, status_labels=STATUS_LABELS,
-                                         **filters)
+        row = await repo.inbox_of_caller(conn, user_id, limit=q.limit, offset=q.offset, **filters)
     p = admit(row)
     if q.format == "xlsx":
         return await run_in_threadpool(_inbox_xlsx, request.app.state.pool, p, filters)

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from services.common.auth import PRINCIPAL_SQL
+from services.tasks.inbox_schemas import STATUS_LABELS
 
 OVERDUE = "(s.overdue OR (s.status IN ('open', 'returned') AND s.due_at <= now()))"
 URGENCY = f"""CASE WHEN s.status IN ('submitted', 'approved') THEN 'done'
@@ -83,8 +84,13 @@ def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: in
     return conn.execute(sql, [unit_id, *params]).fetchall()
 
 
+# A step's status as people read it (STATUS_LABELS), for the inbox PostgreSQL writes out.
+STATUS_LABEL = "CASE s.status {} END".format(
+    " ".join(f"WHEN '{status}' THEN '{label.replace(chr(39), chr(39) * 2)}'" for status, label in STATUS_LABELS.items()))
+
+
 async def inbox_of_caller(conn: psycopg.AsyncConnection, user_id: int, *, limit: int, offset: int,
-                          status_labels: dict[str, str], **filters: Any) -> dict | None:
+                          **filters: Any) -> dict | None:
     """The caller's row (the columns of `auth.PRINCIPAL_SQL`) with their unit's inbox in `body`:
     the response itself, `InboxPage` as JSON text (the count and one page of `list_inbox`,
     each item with its `status_label`), built by PostgreSQL in the statement that reads the
@@ -101,7 +107,7 @@ async def inbox_of_caller(conn: psycopg.AsyncConnection, user_id: int, *, limit:
         f"""WITH me AS ({PRINCIPAL_SQL}),
                  page AS (SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
                                  d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
-                                 {DUE_DATE} AS due_date, s.status, %s::jsonb ->> s.status AS status_label,
+                                 {DUE_DATE} AS due_date, s.status, {STATUS_LABEL} AS status_label,
                                  {OVERDUE} AS overdue, s.escalation_level, s.extension_requested, s.submitted_at,
                                  s.approved_at, {URGENCY} AS urgency
                           {INBOX_FROM} {_where(clauses)} ORDER BY s.due_at, s.id LIMIT %s OFFSET %s)
@@ -109,7 +115,7 @@ async def inbox_of_caller(conn: psycopg.AsyncConnection, user_id: int, *, limit:
                 'total', ({count_sql}), 'limit', %s::int, 'offset', %s::int,
                 'items', coalesce((SELECT json_agg(p ORDER BY p.due_at, p.id) FROM page p), '[]'::json))::text AS body
             FROM me""",
-        [user_id, Jsonb(status_labels), *list_params, limit, offset, *count_params, limit, offset],
+        [user_id, *list_params, limit, offset, *count_params, limit, offset],
     )
     return await cursor.fetchone()
 
