@@ -1,5 +1,6 @@
-"""Who is calling, and what they may do: passwords, tokens and the one place where
-authority is checked (the `require` dependency every route uses).
+"""Who is calling, and what they may do: passwords, tokens and where authority is checked
+(the `require` dependency every route uses; the inbox reads its caller's row in its own
+statement and admits them with `caller_id` and `admit`).
 
 Tokens are signed JWTs accepted by all three APIs. The user row is read on every
 request, so a disabled user is refused at once even with a token still valid.
@@ -127,6 +128,8 @@ def clear_failures(conn: psycopg.Connection, username: str) -> None:
     conn.execute("DELETE FROM common.login_failures WHERE username = %s", (username,))
 
 
+# The caller's row. `inbox_repository.inbox_of_caller` embeds it as a CTE: keep it to one
+# parameter (the user id) and no column named `body`.
 PRINCIPAL_SQL = """SELECT u.id, u.username, u.roles, u.disabled, n.id AS unit_id, n.name AS unit_name,
                          r.code AS region_code, r.level AS region_level
                   FROM common.users u JOIN common.units n ON n.id = u.unit_id

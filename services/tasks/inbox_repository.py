@@ -33,15 +33,25 @@ def _where(clauses: list[str]) -> str:
 
 # ---------------------------------------------------------------- inbox
 
+def _sql_text(value: str) -> str:
+    """A constant as an SQL string literal inside a statement that also has parameters."""
+    return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+
+
+# A step's status as people read it (STATUS_LABELS), for the inbox PostgreSQL writes out.
+STATUS_LABEL = "CASE s.status {} END".format(
+    " ".join(f"WHEN {_sql_text(status)} THEN {_sql_text(label)}" for status, label in STATUS_LABELS.items()))
+
+
 INBOX_FROM = """FROM tasks.steps s JOIN tasks.tasks t ON t.id = s.task_id
                 JOIN tasks.policy_documents d ON d.id = t.document_id"""
 
 
-def _inbox_filters(unit: str, *, status: str | None, overdue: bool | None, task_id: int | None,
+def _inbox_filters(unit_sql: str, *, status: str | None, overdue: bool | None, task_id: int | None,
                    document_id: int | None, period: str | None, kind: str | None) -> tuple[list[str], list[Any]]:
-    """The WHERE clauses of an inbox; `unit` is the SQL of the unit's id (a parameter, or the
+    """The WHERE clauses of an inbox; `unit_sql` is the SQL of the unit's id (a parameter, or the
     caller's unit read in the same statement)."""
-    clauses, params = [f"s.unit_id = {unit}", "s.opened_at <= now()"], []
+    clauses, params = [f"s.unit_id = {unit_sql}", "s.opened_at <= now()"], []
     for column, value in (("s.status", status), ("s.task_id", task_id), ("t.document_id", document_id),
                           ("s.period", period), ("s.kind", kind)):
         if value is not None:
@@ -52,10 +62,10 @@ def _inbox_filters(unit: str, *, status: str | None, overdue: bool | None, task_
     return clauses, params
 
 
-def _count_inbox_sql(unit: str, **filters: Any) -> tuple[str, list[Any]]:
+def _count_inbox_sql(unit_sql: str, **filters: Any) -> tuple[str, list[Any]]:
     """From the steps alone unless a document is asked for (every step has its task and
     document: the joins would count nothing)."""
-    clauses, params = _inbox_filters(unit, **filters)
+    clauses, params = _inbox_filters(unit_sql, **filters)
     source = INBOX_FROM if filters.get("document_id") is not None else "FROM tasks.steps s"
     return f"SELECT count(*) AS n {source} {_where(clauses)}", params
 
@@ -66,10 +76,10 @@ INBOX_ITEM = f"""s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.do
                  s.extension_requested, s.submitted_at, s.approved_at, {URGENCY} AS urgency"""
 
 
-def _list_inbox_sql(unit: str, limit: int, offset: int, **filters: Any) -> tuple[str, list[Any]]:
-    clauses, params = _inbox_filters(unit, **filters)
-    return (f"SELECT {INBOX_ITEM} {INBOX_FROM} {_where(clauses)} ORDER BY s.due_at, s.id LIMIT %s OFFSET %s",
-            [*params, limit, offset])
+def _list_inbox_sql(unit_sql: str, limit: int, offset: int, **filters: Any) -> tuple[str, list[Any]]:
+    clauses, params = _inbox_filters(unit_sql, **filters)
+    return (f"SELECT {INBOX_ITEM}, {STATUS_LABEL} AS status_label {INBOX_FROM} {_where(clauses)} "
+            "ORDER BY s.due_at, s.id LIMIT %s OFFSET %s", [*params, limit, offset])
 
 
 def count_inbox(conn: psycopg.Connection, unit_id: int, **filters: Any) -> int:
@@ -84,38 +94,27 @@ def list_inbox(conn: psycopg.Connection, unit_id: int, *, limit: int, offset: in
     return conn.execute(sql, [unit_id, *params]).fetchall()
 
 
-# A step's status as people read it (STATUS_LABELS), for the inbox PostgreSQL writes out.
-STATUS_LABEL = "CASE s.status {} END".format(
-    " ".join(f"WHEN '{status}' THEN '{label.replace(chr(39), chr(39) * 2)}'" for status, label in STATUS_LABELS.items()))
-
-
 async def inbox_of_caller(conn: psycopg.AsyncConnection, user_id: int, *, limit: int, offset: int,
                           **filters: Any) -> dict | None:
     """The caller's row (the columns of `auth.PRINCIPAL_SQL`) with their unit's inbox in `body`:
     the response itself, `InboxPage` as JSON text (the count and one page of `list_inbox`,
     each item with its `status_label`), built by PostgreSQL in the statement that reads the
-    caller. None for an unknown user.
+    caller. None for an unknown user; for a disabled one the inbox is empty.
 
     The inbox is the page every unit opens first. Read the usual way it took three round
     trips (the caller, the count, the page), and its rows, parsed into Python objects,
     checked against the response model and serialised again, cost the API process more
     than the statements cost the database."""
-    unit = "(SELECT unit_id FROM me)"
-    count_sql, count_params = _count_inbox_sql(unit, **filters)
-    clauses, list_params = _inbox_filters(unit, **filters)
+    unit_sql = "(SELECT unit_id FROM me WHERE NOT me.disabled)"
+    count_sql, count_params = _count_inbox_sql(unit_sql, **filters)
+    list_sql, list_params = _list_inbox_sql(unit_sql, limit, offset, **filters)
     cursor = await conn.execute(
-        f"""WITH me AS ({PRINCIPAL_SQL}),
-                 page AS (SELECT s.id, s.task_id, t.ref AS task_ref, t.title AS task_title, t.document_id,
-                                 d.title AS document_title, s.kind, s.period, s.label, s.opened_at, s.due_at,
-                                 {DUE_DATE} AS due_date, s.status, {STATUS_LABEL} AS status_label,
-                                 {OVERDUE} AS overdue, s.escalation_level, s.extension_requested, s.submitted_at,
-                                 s.approved_at, {URGENCY} AS urgency
-                          {INBOX_FROM} {_where(clauses)} ORDER BY s.due_at, s.id LIMIT %s OFFSET %s)
+        f"""WITH me AS ({PRINCIPAL_SQL}), page AS ({list_sql})
             SELECT me.*, json_build_object(
                 'total', ({count_sql}), 'limit', %s::int, 'offset', %s::int,
                 'items', coalesce((SELECT json_agg(p ORDER BY p.due_at, p.id) FROM page p), '[]'::json))::text AS body
             FROM me""",
-        [user_id, *list_params, limit, offset, *count_params, limit, offset],
+        [user_id, *list_params, *count_params, limit, offset],
     )
     return await cursor.fetchone()
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.excel_http import Format
+
 StepStatus = Literal["open", "submitted", "approved", "returned", "closed"]
 StepKind = Literal["acknowledge", "monthly_report", "quarterly_analysis", "half_year_summary", "annual_summary",
                    "completion_report"]
@@ -48,7 +50,7 @@ class InboxQuery(BaseModel):
     kind: StepKind | None = Field(None, description="步骤类型")
     limit: int = Field(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)")
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
-    format: Literal["json", "xlsx"] = Field("json", description="json,或 xlsx 下载 Excel")
+    format: Format = Field("json", description="json,或 xlsx 下载 Excel")
 
     def filters(self) -> dict:
         return {"status": self.status, "overdue": self.overdue, "task_id": self.task_id,

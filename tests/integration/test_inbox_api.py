@@ -14,11 +14,11 @@ from psycopg.types.json import Jsonb
 
 from services.common.auth import issue_token
 from services.common.config import get_settings
+from services.common.excel import XLSX_MEDIA_TYPE
 from services.common.http import create_app
 from services.demo import load_demo
 from services.tasks import api, inbox_api, inbox_repository
 from services.tasks.inbox_schemas import STATUS_LABELS, InboxItem, InboxPage
-from services.common.excel import XLSX_MEDIA_TYPE
 
 pytestmark = pytest.mark.integration
 
@@ -262,8 +262,12 @@ def test_inbox_sent_as_the_database_builds_it_is_the_response_model_exactly(clie
     s, rsj = inbox_data["steps"], inbox_data["rsj"]
     db.execute("UPDATE tasks.steps SET extension_requested = true WHERE id = %s", (s["returned"],))
     h = login(client, "yaoan_rsj")
-    for params in ({}, {"limit": 3, "offset": 2}, {"status": "approved"}, {"document_id": inbox_data["doc2"]}):
-        r = client.get("/api/inbox", headers=h, params=params)
+    several = {"kind": "monthly_report", "status": "open", "overdue": False, "task_id": inbox_data["task"],
+               "document_id": inbox_data["doc"], "period": "2023-06", "limit": 5}
+    for params in ({}, {"limit": 3, "offset": 2}, {"status": "approved"}, {"document_id": inbox_data["doc2"]},
+                   {"overdue": True, "limit": 1, "offset": 1}, several):
+        r = client.get("/api/inbox", headers=h, params={k: str(v).lower() if isinstance(v, bool) else v
+                                                         for k, v in params.items()})
         assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
         assert r.headers["cache-control"] == "no-store"
         page = InboxPage.model_validate_json(r.content)
@@ -274,6 +278,9 @@ def test_inbox_sent_as_the_database_builds_it_is_the_response_model_exactly(clie
         read = inbox_repository.list_inbox(db, rsj, limit=params.get("limit", 20), offset=params.get("offset", 0),
                                            **filters)
         assert page.total == inbox_repository.count_inbox(db, rsj, **filters) and len(body["items"]) == len(read)
+        assert page.limit == params.get("limit", 20) and page.offset == params.get("offset", 0)
+        if params is several:
+            assert [i["id"] for i in body["items"]] == [s["normal"]] and page.total == 1
         for item, row in zip(body["items"], read, strict=True):
             assert set(item) == set(InboxItem.model_fields), set(item) ^ set(InboxItem.model_fields)
             assert item["status_label"] == STATUS_LABELS[row["status"]]
