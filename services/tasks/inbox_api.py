@@ -26,6 +26,7 @@ from services.tasks import inbox_repository as repo
 from services.tasks.inbox_schemas import (
     HISTORY_LABELS,
     MAX_ID,
+    MAX_LIMIT,
     MAX_OFFSET,
     ROLE_LABELS,
     STATUS_LABELS,
@@ -45,7 +46,7 @@ from services.tasks.inbox_schemas import (
 router = APIRouter(prefix="/api")
 
 
-async def _page(limit: int = Query(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)"),
+async def _page(limit: int = Query(20, ge=1, le=MAX_LIMIT, description="每页条数 (默认 20, 手机一屏)"),
           offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     return {"limit": limit, "offset": offset}  # async: no I/O, no trip through the thread pool
 
@@ -74,7 +75,7 @@ INBOX_COLUMNS = [
     excel.Column("label", "步骤"),
     excel.Column("period", "期间"),
     excel.Column("due_date", "截止时间"),
-    excel.Column(lambda r: STATUS_LABELS.get(r["status"], r["status"]), "状态"),
+    excel.Column("status_label", "状态"),
     excel.Column("overdue", "是否逾期"),
     excel.Column(lambda r: escalation_level_label(r["escalation_level"]), "督办级别"),
 ]

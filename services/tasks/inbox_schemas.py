@@ -34,6 +34,7 @@ def escalation_level_label(level: int) -> str:
 
 MAX_ID = 2**63 - 1  # a bigint: a larger id is a 422, not a 500
 MAX_OFFSET = 1_000_000_000
+MAX_LIMIT = 1000  # rows of one page of a list
 PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
 
 
@@ -48,7 +49,7 @@ class InboxQuery(BaseModel):
     document_id: int | None = Field(None, ge=1, le=MAX_ID, description="政策文件")
     period: str | None = Field(None, pattern=PERIOD_PATTERN, description="2023-05、2023-Q2、2023-H1、2023")
     kind: StepKind | None = Field(None, description="步骤类型")
-    limit: int = Field(20, ge=1, le=1000, description="每页条数 (默认 20, 手机一屏)")
+    limit: int = Field(20, ge=1, le=MAX_LIMIT, description="每页条数 (默认 20, 手机一屏)")
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     format: Format = Field("json", description="json,或 xlsx 下载 Excel")
 
