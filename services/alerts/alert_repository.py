@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import orjson
 import psycopg
+from psycopg.rows import tuple_row
 
 from services.alerts.alert_batch import BatchPlan, Key
 from services.alerts.alerting import Silence
@@ -25,27 +26,35 @@ def _columns(keys: Iterable[tuple]) -> list[list]:
     return [list(c) for c in zip(*keys)] if keys else []
 
 
-def open_rules_of(conn: psycopg.Connection, keys: list[Key]) -> dict[Key, set[str]]:
-    """The rules not yet resolved of each (subject, period)."""
-    out: dict[Key, set[str]] = {}
-    if not keys:
-        return out
-    for r in conn.execute(
-        """SELECT a.subject_key, a.period, a.rule_id FROM alerts.alerts a
-           JOIN unnest(%b::text[], %b::text[]) AS k (subject_key, period) USING (subject_key, period)
-           WHERE a.status <> 'resolved'""", _columns(keys)):
-        out.setdefault((r["subject_key"], r["period"]), set()).add(r["rule_id"])
-    return out
+OPEN_STATE_SQL = """
+    SELECT k.subject_key, k.period, g.status, a.rule_id
+    FROM unnest(%b::text[], %b::text[]) AS k (subject_key, period)
+    JOIN LATERAL (SELECT g.status FROM alerts.alert_groups g
+                  WHERE g.subject_key = k.subject_key AND g.period = k.period OFFSET 0) g ON true
+    LEFT JOIN LATERAL (SELECT a.rule_id FROM alerts.alerts a
+                       WHERE a.subject_key = k.subject_key AND a.period = k.period
+                         AND a.status <> 'resolved' OFFSET 0) a ON true"""
 
 
-def group_statuses(conn: psycopg.Connection, keys: list[Key]) -> dict[Key, str]:
-    """The status of each existing group of (subject, period)."""
+def open_state_of(conn: psycopg.Connection, keys: list[Key]) -> tuple[dict[Key, set[str]], dict[Key, str]]:
+    """For each (subject, period) of a batch: the rules not yet resolved, and its group's status
+    (absent keys have no group).
+
+    One index probe per key, whatever the size of the tables: as a plain join of the keys with
+    the tables, the planner hashed all of alerts and alert_groups for every batch once a batch
+    had more keys than a seq scan has pages, and the consumer slowed as the tables grew (24 +
+    9 ms a batch at 39,000 alerts, against 6 ms so). `OFFSET 0` keeps each LATERAL subquery a
+    subquery, so it stays a parameterized index scan in a nested loop."""
+    open_rules: dict[Key, set[str]] = {}
+    statuses: dict[Key, str] = {}
     if not keys:
-        return {}
-    return {(r["subject_key"], r["period"]): r["status"] for r in conn.execute(
-        """SELECT g.subject_key, g.period, g.status FROM alerts.alert_groups g
-           JOIN unnest(%b::text[], %b::text[]) AS k (subject_key, period) USING (subject_key, period)""",
-        _columns(keys))}
+        return open_rules, statuses
+    for r in conn.cursor(row_factory=tuple_row).execute(OPEN_STATE_SQL, _columns(keys)):
+        subject_key, period, status, rule_id = r
+        statuses[(subject_key, period)] = status
+        if rule_id is not None:
+            open_rules.setdefault((subject_key, period), set()).add(rule_id)
+    return open_rules, statuses
 
 
 def village_counts(conn: psycopg.Connection, village_codes: list[str]) -> dict[str, dict]:

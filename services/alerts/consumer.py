@@ -117,7 +117,8 @@ def make_handler(router: Router | None = None):
         if not items:
             return
         keys = list({(i.subject_key, i.period) for i in items})
-        plan = plan_batch(items, repo.open_rules_of(conn, keys), repo.group_statuses(conn, keys),
+        open_rules, group_statuses = repo.open_state_of(conn, keys)
+        plan = plan_batch(items, open_rules, group_statuses,
                           lambda county, township, route_keys, routes: router.units(conn, county, township,
                                                                                     route_keys, routes))
         if not plan:
