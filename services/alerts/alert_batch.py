@@ -80,6 +80,18 @@ class Raised:
 
 
 @dataclass
+class StoredState:
+    """What is stored for a batch's subjects, read once before the batch is planned: the
+    open rules and group status that `plan_batch` starts from, and the ids of those rows,
+    by which the alerts it resolves and the groups it closes are written."""
+
+    open_rules: dict[Key, set[str]] = field(default_factory=dict)  # rule ids not yet resolved
+    group_status: dict[Key, str] = field(default_factory=dict)  # of every existing group
+    group_ids: dict[Key, int] = field(default_factory=dict)
+    alert_ids: dict[AlertKey, int] = field(default_factory=dict)  # of the alerts in open_rules
+
+
+@dataclass
 class BatchPlan:
     groups: dict[Key, GroupChange] = field(default_factory=dict)  # upserted: final state
     closed_groups: set[Key] = field(default_factory=set)  # only closed, not upserted

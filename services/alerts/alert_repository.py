@@ -8,7 +8,7 @@ import orjson
 import psycopg
 from psycopg.rows import tuple_row
 
-from services.alerts.alert_batch import BatchPlan, Key
+from services.alerts.alert_batch import BatchPlan, Key, StoredState
 from services.alerts.alerting import Silence
 
 
@@ -27,34 +27,34 @@ def _columns(keys: Iterable[tuple]) -> list[list]:
 
 
 OPEN_STATE_SQL = """
-    SELECT k.subject_key, k.period, g.status, a.rule_id
+    SELECT k.subject_key, k.period, g.id, g.status, a.id, a.rule_id
     FROM unnest(%b::text[], %b::text[]) AS k (subject_key, period)
-    JOIN LATERAL (SELECT g.status FROM alerts.alert_groups g
+    JOIN LATERAL (SELECT g.id, g.status FROM alerts.alert_groups g
                   WHERE g.subject_key = k.subject_key AND g.period = k.period OFFSET 0) g ON true
-    LEFT JOIN LATERAL (SELECT a.rule_id FROM alerts.alerts a
+    LEFT JOIN LATERAL (SELECT a.id, a.rule_id FROM alerts.alerts a
                        WHERE a.subject_key = k.subject_key AND a.period = k.period
                          AND a.status <> 'resolved' OFFSET 0) a ON true"""
 
 
-def open_state_of(conn: psycopg.Connection, keys: list[Key]) -> tuple[dict[Key, set[str]], dict[Key, str]]:
-    """For each (subject, period) of a batch: the rules not yet resolved, and its group's status
-    (absent keys have no group).
+def open_state_of(conn: psycopg.Connection, keys: list[Key]) -> StoredState:
+    """What is stored for a batch's (subject, period) keys: groups and their unresolved alerts.
 
     One index probe per key, whatever the size of the tables: as a plain join of the keys with
     the tables, the planner hashed all of alerts and alert_groups for every batch once a batch
-    had more keys than a seq scan has pages, and the consumer slowed as the tables grew (24 +
+    had more keys than a seq scan has pages, and the consumer slowed as alerts accumulated (24 +
     9 ms a batch at 39,000 alerts, against 6 ms so). `OFFSET 0` keeps each LATERAL subquery a
     subquery, so it stays a parameterized index scan in a nested loop."""
-    open_rules: dict[Key, set[str]] = {}
-    statuses: dict[Key, str] = {}
+    state = StoredState()
     if not keys:
-        return open_rules, statuses
-    for r in conn.cursor(row_factory=tuple_row).execute(OPEN_STATE_SQL, _columns(keys)):
-        subject_key, period, status, rule_id = r
-        statuses[(subject_key, period)] = status
+        return state
+    for subject_key, period, group_id, status, alert_id, rule_id in conn.cursor(row_factory=tuple_row).execute(
+            OPEN_STATE_SQL, _columns(keys)):
+        key = (subject_key, period)
+        state.group_status[key], state.group_ids[key] = status, group_id
         if rule_id is not None:
-            open_rules.setdefault((subject_key, period), set()).add(rule_id)
-    return open_rules, statuses
+            state.open_rules.setdefault(key, set()).add(rule_id)
+            state.alert_ids[(subject_key, rule_id, period)] = alert_id
+    return state
 
 
 def village_counts(conn: psycopg.Connection, village_codes: list[str]) -> dict[str, dict]:
@@ -69,8 +69,10 @@ def village_counts(conn: psycopg.Connection, village_codes: list[str]) -> dict[s
         (village_codes,))}
 
 
-def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
-    """Write a batch's groups and alerts with one statement each; the ids of the upserted groups."""
+def write_plan(conn: psycopg.Connection, plan: BatchPlan, stored: StoredState) -> dict[Key, int]:
+    """Write a batch's groups and alerts with one statement each; the ids of the upserted groups.
+    What it only closes or resolves was read with `open_state_of`, and is updated by id (a join
+    of keys with the tables would be planned as a scan of them, as there)."""
     group_ids: dict[Key, int] = {}
     if plan.groups:
         keys, groups = list(plan.groups), list(plan.groups.values())
@@ -91,10 +93,8 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
         ):
             group_ids[(r["subject_key"], r["period"])] = r["id"]
     if plan.closed_groups:
-        conn.execute(
-            """UPDATE alerts.alert_groups g SET status = 'resolved', updated_at = now()
-               FROM unnest(%b::text[], %b::text[]) AS x (s, p) WHERE g.subject_key = x.s AND g.period = x.p""",
-            _columns(plan.closed_groups))
+        conn.execute("UPDATE alerts.alert_groups SET status = 'resolved', updated_at = now() WHERE id = ANY(%b::bigint[])",
+                     ([stored.group_ids[k] for k in plan.closed_groups],))
     if plan.alerts:
         keys, alerts = list(plan.alerts), list(plan.alerts.values())
         subjects, rules, periods = _columns(keys)
@@ -117,11 +117,8 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[Key, int]:
              [a.last_event_id for a in alerts], [a.times_seen for a in alerts]),
         )
     if plan.resolved_alerts:
-        conn.execute(
-            """UPDATE alerts.alerts a SET status = 'resolved', last_seen_at = now()
-               FROM unnest(%b::text[], %b::text[], %b::text[]) AS x (s, r, p)
-               WHERE a.subject_key = x.s AND a.rule_id = x.r AND a.period = x.p""",
-            _columns(plan.resolved_alerts))
+        conn.execute("UPDATE alerts.alerts SET status = 'resolved', last_seen_at = now() WHERE id = ANY(%b::bigint[])",
+                     ([stored.alert_ids[k] for k in plan.resolved_alerts],))
     return group_ids
 
 

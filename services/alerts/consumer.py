@@ -117,13 +117,13 @@ def make_handler(router: Router | None = None):
         if not items:
             return
         keys = list({(i.subject_key, i.period) for i in items})
-        open_rules, group_statuses = repo.open_state_of(conn, keys)
-        plan = plan_batch(items, open_rules, group_statuses,
+        stored = repo.open_state_of(conn, keys)
+        plan = plan_batch(items, stored.open_rules, stored.group_status,
                           lambda county, township, route_keys, routes: router.units(conn, county, township,
                                                                                     route_keys, routes))
         if not plan:
             return
-        group_ids = repo.write_plan(conn, plan)
+        group_ids = repo.write_plan(conn, plan, stored)
         if plan.raised:
             write_outbox_many(conn, "alerts", "alerts.events", [_raised_event(r, group_ids[r.key], now)
                                                                  for r in plan.raised])

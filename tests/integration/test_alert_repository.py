@@ -6,6 +6,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from services.alerts import alert_repository as repo
+from services.alerts.alert_batch import StoredState
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +38,16 @@ def test_open_rules_and_group_statuses_per_key(conn):
     add_group(conn, "H1", "2023", "open", {"income_low": "firing", "medical": "inhibited", "water": "resolved"})
     add_group(conn, "H1", "2024", "resolved", {"income_low": "resolved"})
     add_group(conn, "H2", "2023-05", "open", {"zero_employment": "silenced"})
-    open_rules, statuses = repo.open_state_of(
+    stored = repo.open_state_of(
         conn, [("H1", "2023"), ("H1", "2024"), ("H2", "2023-05"), ("H2", "2023"), ("H3", "2023")])
-    assert open_rules == {("H1", "2023"): {"income_low", "medical"}, ("H2", "2023-05"): {"zero_employment"}}
-    assert statuses == {("H1", "2023"): "open", ("H1", "2024"): "resolved", ("H2", "2023-05"): "open"}
-    assert repo.open_state_of(conn, []) == ({}, {})
+    assert stored.open_rules == {("H1", "2023"): {"income_low", "medical"}, ("H2", "2023-05"): {"zero_employment"}}
+    assert stored.group_status == {("H1", "2023"): "open", ("H1", "2024"): "resolved", ("H2", "2023-05"): "open"}
+    assert stored.group_ids == {(r["subject_key"], r["period"]): r["id"] for r in conn.execute(
+        "SELECT id, subject_key, period FROM alerts.alert_groups")}
+    alert_ids = {(r["subject_key"], r["rule_id"], r["period"]): r["id"] for r in conn.execute(
+        "SELECT id, subject_key, rule_id, period FROM alerts.alerts WHERE status <> 'resolved'")}
+    assert stored.alert_ids == alert_ids and len(alert_ids) == 3
+    assert repo.open_state_of(conn, []) == StoredState()
 
 
 def test_a_large_batch_probes_the_indexes_instead_of_scanning_the_tables(conn):
@@ -61,5 +67,5 @@ def test_a_large_batch_probes_the_indexes_instead_of_scanning_the_tables(conn):
     plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + repo.OPEN_STATE_SQL, keys))
     assert "Seq Scan" not in plan and "Hash" not in plan, plan
     assert "alert_groups_subject_key_period_key" in plan and "alerts_subject_key_rule_id_period_key" in plan, plan
-    open_rules, statuses = repo.open_state_of(conn, list(zip(*keys)))
-    assert len(statuses) == 2000 and all(r == {"income_low"} for r in open_rules.values())
+    stored = repo.open_state_of(conn, list(zip(*keys)))
+    assert len(stored.group_status) == 2000 and all(r == {"income_low"} for r in stored.open_rules.values())
