@@ -5,6 +5,7 @@ import asyncio
 
 import psycopg
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.polling import poll_until_stopped
 
@@ -46,7 +47,8 @@ def test_pauses_when_there_is_no_work_and_stops_when_told():
     assert asyncio.run(scenario()) == 1
 
 
-@pytest.mark.parametrize("outage", [psycopg.OperationalError("database away"), RuntimeError("temporal away")])
+@pytest.mark.parametrize("outage", [psycopg.OperationalError("database away"), RuntimeError("temporal away"),
+                                    RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")])
 def test_an_outage_is_logged_and_tried_again(outage, caplog):
     async def scenario() -> int:
         stop, attempts = asyncio.Event(), 0
@@ -64,6 +66,21 @@ def test_an_outage_is_logged_and_tried_again(outage, caplog):
 
     assert asyncio.run(scenario()) == 2
     assert f"case workflows: {outage}; retrying" in caplog.text
+
+
+def test_temporal_gone_at_shutdown_ends_the_loop_quietly():
+    """Ctrl-C stops the Temporal server with the worker: a start under way fails once the SDK's
+    retries are spent, after `stop` was set; the worker then stops as asked, not with rc 1."""
+    async def scenario() -> None:
+        stop = asyncio.Event()
+
+        async def step() -> int:
+            stop.set()
+            raise RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b"")
+
+        await asyncio.wait_for(poll_until_stopped("task workflows", step, stop, every_s=3600), timeout=5)
+
+    asyncio.run(scenario())
 
 
 def test_another_error_is_not_swallowed():
