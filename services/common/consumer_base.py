@@ -77,6 +77,9 @@ class EventConsumer:
     # batch likely repeats too. So may the first batch after the Kafka client is made: what was
     # applied after the group's last commit comes again (`run_consumer` sets it then).
     repeats_expected: bool = field(default=True, init=False, repr=False)
+    # How often the connection's cached plans are dropped (`replan`); 0: before every batch.
+    replan_every_s: float = 10.0
+    _replanned_at: float = field(default=float("-inf"), init=False, repr=False)
 
     def decode(self, record) -> Envelope | DeadLetter:
         """The envelope of one Kafka record, or the reason it is a dead letter."""
@@ -104,8 +107,24 @@ class EventConsumer:
             return dead(f"unsupported schema_version {env.schema_version} for {env.type}")
         return env
 
+    def replan(self, conn: psycopg.Connection) -> None:
+        """Every `replan_every_s`, have PostgreSQL plan this connection's statements afresh.
+
+        A session keeps the generic plan of each foreign-key check (and of each prepared
+        statement) until the table is analysed again. A table that was nearly empty when the
+        consumer first wrote to it — a new county, a fresh database, a table just vacuumed —
+        gets a sequential scan for the check, and keeps it while the table grows, until
+        autovacuum next analyses it: in the alerts benchmark every new alert then read all
+        alert groups, half of PostgreSQL's time. `DISCARD PLANS` keeps the prepared
+        statements and lets their next run choose by the table's size then."""
+        now = time.monotonic()
+        if now - self._replanned_at >= self.replan_every_s:
+            conn.execute("DISCARD PLANS")
+            self._replanned_at = now
+
     def apply(self, conn: psycopg.Connection, records: Iterable) -> BatchResult:
         """Apply a batch in one transaction; the caller commits offsets after it returns."""
+        self.replan(conn)
         result = BatchResult()
         envelopes: list[Envelope] = []
         origin: dict = {}
