@@ -78,7 +78,9 @@ class EventConsumer:
     # applied after the group's last commit comes again (`run_consumer` sets it then).
     repeats_expected: bool = field(default=True, init=False, repr=False)
     # How often the connection's cached plans are dropped (`replan`); 0: before every batch.
-    replan_every_s: float = 10.0
+    # Often: a table can grow from nothing to 100,000 rows in a minute of a monthly wave, and
+    # planning a dozen statements once a second costs a few milliseconds.
+    replan_every_s: float = 1.0
     _replanned_at: float = field(default=float("-inf"), init=False, repr=False)
 
     def decode(self, record) -> Envelope | DeadLetter:

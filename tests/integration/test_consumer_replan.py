@@ -47,7 +47,7 @@ def seq_scans(conn, table: str) -> int:
 
 def test_foreign_key_checks_probe_the_index_once_the_table_has_grown(database_url):
     ec = build_consumer()
-    ec.replan_every_s = 0  # before every batch (10 s in service)
+    ec.replan_every_s = 0  # before every batch (every second in service)
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
         conn.execute("VACUUM ANALYZE alerts.alert_groups")  # empty, and known to be
         rows = households(conn, 20)
