@@ -191,14 +191,13 @@ def make_event(rng: random.Random, h: tuple, period: str | None = None) -> tuple
 
 def trip_share(households: list[tuple], sample: int = 20000) -> float:
     """The share of generated events that trip at least one household rule (rules applied directly)."""
-    from services.alerts.consumer import facts_from
+    from services.alerts.consumer import HouseholdEvent
     from services.alerts.rules import evaluate_household, load_rule_set
 
     rng = random.Random(99)
     tripped = 0
     for _ in range(sample):
-        payload = orjson.loads(make_event(rng, rng.choice(households))[1])["payload"]
-        facts = facts_from(payload)
+        facts = HouseholdEvent.model_validate_json(make_event(rng, rng.choice(households))[1]).payload
         if evaluate_household(facts, load_rule_set(facts.village_code, int(facts.record.period[:4]))):
             tripped += 1
     return tripped / sample

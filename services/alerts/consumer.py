@@ -20,7 +20,7 @@ import psycopg
 from services.alerts import alert_repository as repo
 from services.alerts.alert_batch import Evaluated, Raised, plan_batch
 from services.alerts.alerting import decide
-from services.alerts.model import HouseholdFacts, PeriodRecord, VillageFacts
+from services.alerts.model import HouseholdFacts, VillageFacts
 from services.alerts.rule_files import effective_root
 from services.alerts.rules import evaluate_household, evaluate_village, load_rule_set
 from services.common.config import get_settings
@@ -33,17 +33,11 @@ GROUP_ID = "xianjie-alerts"
 EVENT_TYPES = ("household.updated", "household.record.saved")
 
 
-def facts_from(payload: dict) -> HouseholdFacts:
-    def record(d: dict | None) -> PeriodRecord | None:
-        return PeriodRecord(**d) if d else None
+class HouseholdEvent(Envelope):
+    """A `household.*` event with its payload (`register.facts_payload`) validated into the
+    facts the rules read, in the same pass as the envelope."""
 
-    return HouseholdFacts(
-        household_id=payload["household_id"], household_no=payload["household_no"],
-        county_code=payload["county_code"], township_code=payload["township_code"],
-        village_code=payload["village_code"], category=payload["category"], members=payload["members"],
-        no_labour_capacity=payload["no_labour_capacity"], under_assistance=payload["under_assistance"],
-        record=record(payload["record"]), previous=record(payload.get("previous")),
-    )
+    payload: HouseholdFacts
 
 
 class Router:
@@ -72,7 +66,7 @@ def make_handler(router: Router | None = None):
     recount_s = get_settings().alerts_village_recount_s
     village_checked: dict[tuple[str, int], float] = {}  # (village, year) -> when last evaluated
 
-    def handle(conn: psycopg.Connection, events: list[Envelope]) -> None:
+    def handle(conn: psycopg.Connection, events: list[HouseholdEvent]) -> None:
         now = datetime.now(timezone.utc)
         silences = repo.active_silences(conn)
         root = effective_root(conn)
@@ -87,7 +81,7 @@ def make_handler(router: Router | None = None):
         tally = EvaluationTally()
         villages: dict[tuple[str, int], tuple[str, str, object]] = {}  # (village, year) -> township, county, event
         for env in sorted(events, key=lambda e: e.recorded_at):
-            facts = facts_from(env.payload)
+            facts = env.payload
             if facts.record is None:
                 continue
             year = int(facts.record.period[:4])
@@ -174,4 +168,5 @@ def _raised_event(raised: Raised, group_id: int, now: datetime) -> Envelope:
 
 def build_consumer() -> EventConsumer:
     handle = make_handler()
-    return EventConsumer(name="alerts", schema="alerts", handlers={t: handle for t in EVENT_TYPES})
+    return EventConsumer(name="alerts", schema="alerts", handlers={t: handle for t in EVENT_TYPES},
+                         envelope_model=HouseholdEvent)

@@ -72,6 +72,10 @@ class EventConsumer:
     handlers: dict[str, Handler]  # event type -> handler
     ignored_types: frozenset[str] = frozenset()  # known types this consumer has no use for
     supported_versions: tuple[int, ...] = (1,)
+    # What the topic's events are validated against, payload included: a subclass of Envelope
+    # whose `payload` is the handlers' own type is checked and built in one pass (pydantic-core),
+    # and a malformed payload is a dead letter naming its field, not a failed batch.
+    envelope_model: type[Envelope] = Envelope
     # The last insert of processed ids met repeated events: a replay (after a rebalance, or a
     # broker that came back empty and was refilled by the relay) is under way, and the next
     # batch likely repeats too. So may the first batch after the Kafka client is made: what was
@@ -94,8 +98,10 @@ class EventConsumer:
         if len(record.value) > MAX_EVENT_BYTES:
             return dead(f"message of {len(record.value)} bytes exceeds {MAX_EVENT_BYTES}")
         try:
-            env = Envelope.model_validate_json(record.value)  # parse and check in one pass (pydantic-core)
+            env = self.envelope_model.model_validate_json(record.value)  # parse and check in one pass
         except ValidationError as e:
+            if self.envelope_model is not Envelope and (other := self._not_ours(record.value)):
+                return dead(other)
             first = e.errors()[0]
             if first["type"] == "json_invalid":
                 return dead(f"not JSON: {first['ctx'].get('error', first['msg']) if first.get('ctx') else first['msg']}")
@@ -103,11 +109,25 @@ class EventConsumer:
                 return dead("not a JSON object")
             where = ".".join(str(p) for p in first["loc"]) or "envelope"
             return dead(f"envelope invalid: {where}: {first['msg']}")
-        if env.type not in self.handlers and env.type not in self.ignored_types:
-            return dead(f"unknown event type {env.type!r}")
-        if env.schema_version not in self.supported_versions:
-            return dead(f"unsupported schema_version {env.schema_version} for {env.type}")
+        if reason := self._not_handled(env):
+            return dead(reason)
         return env
+
+    def _not_handled(self, env: Envelope) -> str | None:
+        """Why this consumer does not apply a well-formed envelope, if it does not."""
+        if env.type not in self.handlers and env.type not in self.ignored_types:
+            return f"unknown event type {env.type!r}"
+        if env.schema_version not in self.supported_versions:
+            return f"unsupported schema_version {env.schema_version} for {env.type}"
+        return None
+
+    def _not_ours(self, value: bytes) -> str | None:
+        """An event that failed `envelope_model` but is a good envelope of a type or version this
+        consumer does not handle is refused for that, not for its payload (only on that path)."""
+        try:
+            return self._not_handled(Envelope.model_validate_json(value))
+        except ValidationError:
+            return None
 
     def replan(self, conn: psycopg.Connection) -> None:
         """Every `replan_every_s`, have PostgreSQL plan this connection's statements afresh.

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from services.alerts.consumer import make_handler
+from services.alerts.consumer import HouseholdEvent, make_handler
 from services.alerts.register import facts_payload
 from services.common.events import new_envelope
 
@@ -19,11 +19,13 @@ pytestmark = pytest.mark.integration
 VILLAGE, TOWNSHIP, COUNTY = "532325100201", "532325100000", "532325000000"
 
 
-def record_saved(household: dict, period: str):
+def record_saved(household: dict, period: str) -> HouseholdEvent:
+    """The event as the consumer decodes it from the broker."""
     record = {"period": period, "per_capita_income": 20000.0}
-    return new_envelope("household.record.saved", source="alerts", entity_id=str(household["id"]), key=VILLAGE,
-                        regions={"county": COUNTY, "township": TOWNSHIP, "village": VILLAGE},
-                        payload=facts_payload(household, record, None), occurred_at=datetime.now(timezone.utc))
+    env = new_envelope("household.record.saved", source="alerts", entity_id=str(household["id"]), key=VILLAGE,
+                       regions={"county": COUNTY, "township": TOWNSHIP, "village": VILLAGE},
+                       payload=facts_payload(household, record, None), occurred_at=datetime.now(timezone.utc))
+    return HouseholdEvent.model_validate_json(env.to_bytes())
 
 
 def test_one_batch_with_two_years_of_one_village_raises_the_village_alerts_of_both(database_url):
