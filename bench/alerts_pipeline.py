@@ -86,6 +86,7 @@ from bench.outbox_relay import (  # noqa: E402
     stack,
     start_group_at,
 )
+from services.common.events import uuid7  # noqa: E402
 
 TOPIC = "household.events"
 EVENT_TYPE = "household.record.saved"
@@ -175,7 +176,7 @@ def make_event(rng: random.Random, h: tuple, period: str | None = None) -> tuple
     record = make_record(rng, h, period)
     previous = make_record(rng, h, f"{int(period[:4]) - 1}{period[4:]}") if rng.random() < 0.5 else None
     now = datetime.now(timezone.utc).isoformat()
-    event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    event_id = str(uuid7())  # as new_envelope makes them
     env = {
         "event_id": event_id, "type": EVENT_TYPE, "schema_version": 1, "occurred_at": now, "recorded_at": now,
         "source": "alerts", "regions": {"county": COUNTY, "township": township, "village": village},

@@ -1,5 +1,6 @@
 """The event contract: envelopes, and how the consumer base sorts good events from dead letters."""
 
+import time
 import uuid
 from collections import namedtuple
 
@@ -7,7 +8,7 @@ import orjson
 import pytest
 
 from services.common.consumer_base import MAX_EVENT_BYTES, DeadLetter, EventConsumer
-from services.common.events import Envelope, all_topics, dlq_topic, new_envelope
+from services.common.events import Envelope, all_topics, dlq_topic, new_envelope, uuid7
 
 Record = namedtuple("Record", "topic partition offset key value")
 
@@ -73,3 +74,16 @@ def test_envelope_forbids_unknown_fields():
     out = _consumer().decode(_record(orjson.dumps(raw)))
     assert isinstance(out, DeadLetter) and "surprise" in out.reason
     assert uuid.UUID(raw["event_id"])
+
+
+def test_event_ids_are_uuid7_and_grow_with_time():
+    """Time-ordered ids keep the consumers' processed-events index appended at its right edge."""
+    before_ms = time.time_ns() // 1_000_000
+    first = new_envelope("a.b", source="s", entity_id="e", payload={}).event_id
+    time.sleep(0.002)
+    later = [uuid7() for _ in range(10_000)]
+    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert before_ms <= first.int >> 80 <= time.time_ns() // 1_000_000
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in later)
+    assert all(first < u and str(first) < str(u) for u in later)  # as PostgreSQL compares uuids: by bytes
+    assert len(set(later)) == len(later)
