@@ -85,6 +85,7 @@ class StoredState:
     open rules and group status that `plan_batch` starts from, and the ids of those rows,
     by which the alerts it resolves and the groups it closes are written."""
 
+    # `plan_batch` updates these two in place as it applies the batch's events
     open_rules: dict[Key, set[str]] = field(default_factory=dict)  # rule ids not yet resolved
     group_status: dict[Key, str] = field(default_factory=dict)  # of every existing group
     group_ids: dict[Key, int] = field(default_factory=dict)

@@ -101,7 +101,7 @@ class EventConsumer:
             env = self.envelope_model.model_validate_json(record.value)  # parse and check in one pass
         except ValidationError as e:
             if self.envelope_model is not Envelope and (other := self._not_ours(record.value)):
-                return dead(other)
+                return other if isinstance(other, Envelope) else dead(other)
             first = e.errors()[0]
             if first["type"] == "json_invalid":
                 return dead(f"not JSON: {first['ctx'].get('error', first['msg']) if first.get('ctx') else first['msg']}")
@@ -121,13 +121,17 @@ class EventConsumer:
             return f"unsupported schema_version {env.schema_version} for {env.type}"
         return None
 
-    def _not_ours(self, value: bytes) -> str | None:
-        """An event that failed `envelope_model` but is a good envelope of a type or version this
-        consumer does not handle is refused for that, not for its payload (only on that path)."""
+    def _not_ours(self, value: bytes) -> Envelope | str | None:
+        """An event that failed `envelope_model` but is a good envelope of another type: one this
+        consumer ignores (returned, to be skipped like any), or one it does not handle or a
+        version it does not support (the reason, as for any). None: the payload is at fault."""
         try:
-            return self._not_handled(Envelope.model_validate_json(value))
+            env = Envelope.model_validate_json(value)
         except ValidationError:
             return None
+        if env.type in self.ignored_types and env.schema_version in self.supported_versions:
+            return env
+        return self._not_handled(env)
 
     def replan(self, conn: psycopg.Connection) -> None:
         """Every `replan_every_s`, have PostgreSQL plan this connection's statements afresh.
@@ -146,7 +150,6 @@ class EventConsumer:
 
     def apply(self, conn: psycopg.Connection, records: Iterable) -> BatchResult:
         """Apply a batch in one transaction; the caller commits offsets after it returns."""
-        self.replan(conn)
         result = BatchResult()
         envelopes: list[Envelope] = []
         origin: dict = {}
@@ -159,6 +162,7 @@ class EventConsumer:
                 origin[decoded.event_id] = record
         try:
             with conn.transaction():
+                self.replan(conn)
                 result.applied = self._apply_new(conn, envelopes, result)
         except psycopg.OperationalError:
             raise  # the database is away: nothing was applied, the batch is polled again

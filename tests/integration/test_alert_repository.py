@@ -6,7 +6,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from services.alerts import alert_repository as repo
-from services.alerts.alert_batch import StoredState
+from services.alerts.alert_batch import BatchPlan, StoredState
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +69,20 @@ def test_a_large_batch_probes_the_indexes_instead_of_scanning_the_tables(conn):
     assert "alert_groups_subject_key_period_key" in plan and "alerts_subject_key_rule_id_period_key" in plan, plan
     stored = repo.open_state_of(conn, list(zip(*keys)))
     assert len(stored.group_status) == 2000 and all(r == {"income_low"} for r in stored.open_rules.values())
+
+
+def test_write_plan_resolves_and_closes_exactly_the_rows_read(conn):
+    """What a batch only resolves or closes is updated by the ids `open_state_of` read."""
+    add_group(conn, "H1", "2023", "open", {"income_low": "firing", "medical": "firing"})
+    add_group(conn, "H2", "2023", "open", {"water": "firing"})
+    add_group(conn, "H3", "2023", "open", {"water": "firing"})  # not in the batch
+    stored = repo.open_state_of(conn, [("H1", "2023"), ("H2", "2023")])
+    plan = BatchPlan(closed_groups={("H2", "2023")},
+                     resolved_alerts={("H1", "medical", "2023"), ("H2", "water", "2023")})
+    repo.write_plan(conn, plan, stored)
+    groups = {r["subject_key"]: r["status"] for r in conn.execute("SELECT subject_key, status FROM alerts.alert_groups")}
+    alerts = {(r["subject_key"], r["rule_id"]): r["status"]
+              for r in conn.execute("SELECT subject_key, rule_id, status FROM alerts.alerts")}
+    assert groups == {"H1": "open", "H2": "resolved", "H3": "open"}
+    assert alerts == {("H1", "income_low"): "firing", ("H1", "medical"): "resolved", ("H2", "water"): "resolved",
+                      ("H3", "water"): "firing"}

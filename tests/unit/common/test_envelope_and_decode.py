@@ -87,3 +87,18 @@ def test_event_ids_are_uuid7_and_grow_with_time():
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in later)
     assert all(first < u and str(first) < str(u) for u in later)  # as PostgreSQL compares uuids: by bytes
     assert len(set(later)) == len(later)
+
+
+class _Typed(Envelope):
+    payload: dict[str, int]
+
+
+def test_a_typed_consumer_skips_ignored_types_and_names_the_payload_field():
+    ec = EventConsumer(name="t", schema="alerts", handlers={"a.counted": lambda conn, events: None},
+                       ignored_types=frozenset({"a.noted"}), envelope_model=_Typed)
+    ignored = new_envelope("a.noted", source="s", entity_id="e", payload={"note": "free text"})
+    assert ec.decode(_record(ignored.to_bytes())) == ignored  # skipped later like any ignored event
+    bad = ec.decode(_record(new_envelope("a.counted", source="s", entity_id="e", payload={"n": "x"}).to_bytes()))
+    assert isinstance(bad, DeadLetter) and bad.reason.startswith("envelope invalid: payload.n:"), bad.reason
+    good = ec.decode(_record(new_envelope("a.counted", source="s", entity_id="e", payload={"n": "3"}).to_bytes()))
+    assert isinstance(good, _Typed) and good.payload == {"n": 3}

@@ -68,7 +68,7 @@ def test_an_outage_is_logged_and_tried_again(outage, caplog):
     assert f"case workflows: {outage}; retrying" in caplog.text
 
 
-def test_temporal_gone_at_shutdown_ends_the_loop_quietly():
+def test_temporal_gone_at_shutdown_ends_the_loop_quietly(caplog):
     """Ctrl-C stops the Temporal server with the worker: a start under way fails once the SDK's
     retries are spent, after `stop` was set; the worker then stops as asked, not with rc 1."""
     async def scenario() -> None:
@@ -81,11 +81,15 @@ def test_temporal_gone_at_shutdown_ends_the_loop_quietly():
         await asyncio.wait_for(poll_until_stopped("task workflows", step, stop, every_s=3600), timeout=5)
 
     asyncio.run(scenario())
+    assert "retrying" not in caplog.text
 
 
-def test_another_error_is_not_swallowed():
+@pytest.mark.parametrize("error", [ValueError("a bug"),
+                                   RPCError("namespace xianjie not found", RPCStatusCode.NOT_FOUND, b""),
+                                   RPCError("bad request", RPCStatusCode.INVALID_ARGUMENT, b"")])
+def test_another_error_is_not_swallowed(error):
     async def step() -> int:
-        raise ValueError("a bug")
+        raise error
 
-    with pytest.raises(ValueError):
+    with pytest.raises(type(error)):
         asyncio.run(poll_until_stopped("test", step, asyncio.Event(), every_s=0.01))
