@@ -137,7 +137,8 @@ class EvaluationTally:
     def add(self, rule_set, scope: str, decisions) -> None:
         self.rule_sets[id(rule_set)] = rule_set
         self.subjects[(id(rule_set), scope)] += 1
-        self.raised.update({d.finding.rule_id for d in decisions})
+        if decisions:  # most subjects trip nothing: no set, no Counter.update for them
+            self.raised.update({d.finding.rule_id for d in decisions})
 
     def publish(self) -> None:
         evaluated: Counter[str] = Counter()

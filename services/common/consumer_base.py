@@ -208,7 +208,7 @@ class EventConsumer:
         (re)connection, and every batch while a replay lasts, go straight to ON CONFLICT: a
         restart or reconnection logs no violation, a replay after a rebalance at most one. The
         ids go as one array literal."""
-        ids = "{" + ",".join(e.event_id_text for e in unique) + "}"
+        ids = "{" + ",".join(e.event_id.hex for e in unique) + "}"  # PostgreSQL reads uuids without hyphens too
         if not self.repeats_expected:
             try:
                 with conn.transaction():
