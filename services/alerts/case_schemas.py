@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-MAX_ID = 2**63 - 1
+from services.common.http import MAX_ID
 
 
 def _printable(value: str) -> str:

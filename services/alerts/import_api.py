@@ -23,13 +23,13 @@ from services.alerts.template import template_xlsx
 from services.common import audit
 from services.common.auth import Principal, require
 from services.common.excel import XLSX_MEDIA_TYPE
+from services.common.http import MAX_ID
 from services.common.units import jurisdiction_prefix
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["农户批量导入"])
 ENTRY = ("data_entry", "office_admin")
 TZ = ZoneInfo("Asia/Shanghai")
-MAX_ID = 2**63 - 1
 TEMPLATE_MAX_VILLAGES = 20_000
 STALLED = timedelta(minutes=10)  # a job not moving for this long died with its process: upload the file again
 XLSX = {200: {"content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}

@@ -127,8 +127,10 @@ def _openapi_with_our_errors(app: FastAPI) -> Callable[[], dict]:
     return openapi
 
 
-# A database id in a path: bounded like the bigint it is, so a huge number is a 422, not a 500.
-DbId = Annotated[int, Path(ge=1, le=2**63 - 1, description="编号")]
+# The largest database id (a bigint): ids in paths, queries and bodies are bounded by it, so a
+# huge number is a 422, not a 500.
+MAX_ID = 2**63 - 1
+DbId = Annotated[int, Path(ge=1, le=MAX_ID, description="编号")]
 
 # Sent with every response: no MIME sniffing, no framing, no referrer leaking ids in URLs.
 SECURITY_HEADERS = {

@@ -20,12 +20,11 @@ from services.common import audit, excel
 from services.common.auth import Principal, admit, caller_id, require
 from services.common.db import reading
 from services.common.excel_http import XLSX_RESPONSE, Format, export_format, export_rows, xlsx_download
-from services.common.http import DbId
+from services.common.http import MAX_ID, DbId
 from services.common.units import jurisdiction_prefix
 from services.tasks import inbox_repository as repo
 from services.tasks.inbox_schemas import (
     HISTORY_LABELS,
-    MAX_ID,
     MAX_LIMIT,
     MAX_OFFSET,
     ROLE_LABELS,

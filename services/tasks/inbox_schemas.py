@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.excel_http import Format
+from services.common.http import MAX_ID
 
 StepStatus = Literal["open", "submitted", "approved", "returned", "closed"]
 StepKind = Literal["acknowledge", "monthly_report", "quarterly_analysis", "half_year_summary", "annual_summary",
@@ -32,7 +33,6 @@ def escalation_level_label(level: int) -> str:
     return "无" if level <= 0 else names.get(level, f"{level}级")
 
 
-MAX_ID = 2**63 - 1  # a bigint: a larger id is a 422, not a 500
 MAX_OFFSET = 1_000_000_000
 MAX_LIMIT = 1000  # rows of one page of a list
 PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
