@@ -1,7 +1,7 @@
 """What every API process shares: the app factory with its database pool, request
 ids, Prometheus request metrics, health and readiness, and JSON errors.
 
-`/readyz` checks the parts a service needs (PostgreSQL, the broker, Temporal) and
+`/readyz` checks the parts a service needs (PostgreSQL through both pools, the broker, Temporal) and
 answers 503 naming whichever is down, so an orchestrator stops sending traffic.
 """
 
@@ -53,6 +53,17 @@ def check_database(app: FastAPI) -> str | None:
         return None
     except Exception as e:  # noqa: BLE001 (any failure means "not ready")
         return f"database: {type(e).__name__}"
+
+
+async def check_read_pool(app: FastAPI) -> str | None:
+    """None when the pool the page views read through (`db.create_read_pool`) hands out a
+    working connection, else the reason: the inbox and every caller's permissions use it."""
+    try:
+        async with app.state.read_pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        return None
+    except Exception as e:  # noqa: BLE001 (any failure means "not ready")
+        return f"database (reads): {type(e).__name__}"
 
 
 def check_broker(app: FastAPI) -> str | None:
@@ -255,6 +266,8 @@ def create_app(
     @app.get("/readyz", include_in_schema=False)
     async def readyz():
         problems = [p for p in await asyncio.gather(*(asyncio.to_thread(c, app) for c in readiness)) if p]
+        if check_database in readiness and (reads := await check_read_pool(app)):
+            problems.append(reads)
         READY.labels(service).set(0 if problems else 1)
         if problems:
             return JSONResponse(status_code=503, content={"status": "unavailable", "service": service, "down": problems})

@@ -50,3 +50,15 @@ def test_readyz_answers_503_naming_the_database_while_it_is_stopped(apps, pg_ser
         while c.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline, "never ready again after PostgreSQL came back"
             time.sleep(0.5)
+
+
+def test_readyz_names_the_read_pool_when_it_cannot_serve(apps):
+    """The inbox and every caller's permissions read through the second pool: a process whose
+    read pool is gone is not ready, though its main pool answers."""
+    app = apps["tasks"]
+    with TestClient(app) as c:
+        assert c.get("/readyz").status_code == 200
+        c.portal.call(app.state.read_pool.close)
+        r = c.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["down"] == ["database (reads): PoolClosed"], r.json()
