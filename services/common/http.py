@@ -8,12 +8,13 @@ answers 503 naming whichever is down, so an orchestrator stops sending traffic.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -204,9 +205,12 @@ def create_app(
     service: str,
     title: str,
     routers: list[APIRouter],
-    readiness: tuple[Callable[[FastAPI], str | None], ...] = (check_database, check_broker, check_temporal),
+    readiness: tuple[Callable[[FastAPI], str | None | Awaitable[str | None]], ...] = (
+        check_database, check_read_pool, check_broker, check_temporal),
 ) -> FastAPI:
-    """An API process for `service` with the shared plumbing wired in."""
+    """An API process for `service` with the shared plumbing wired in. `readiness`: the checks
+    of `/readyz`, each None or the reason it fails; async ones run on the event loop (the read
+    pool lives there), the others in threads, all at once."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -265,9 +269,8 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz():
-        problems = [p for p in await asyncio.gather(*(asyncio.to_thread(c, app) for c in readiness)) if p]
-        if check_database in readiness and (reads := await check_read_pool(app)):
-            problems.append(reads)
+        problems = [p for p in await asyncio.gather(*(
+            c(app) if inspect.iscoroutinefunction(c) else asyncio.to_thread(c, app) for c in readiness)) if p]
         READY.labels(service).set(0 if problems else 1)
         if problems:
             return JSONResponse(status_code=503, content={"status": "unavailable", "service": service, "down": problems})
