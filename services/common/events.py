@@ -80,8 +80,8 @@ class Envelope(BaseModel):
 
     @cached_property
     def event_id_text(self) -> str:
-        """The event id as text, worked out once: consumers need it for the processed-events
-        record and the facts' event ids, and `str(UUID)` is pure Python."""
+        """The event id as text, worked out once: the assessment's facts carry it, and
+        `str(UUID)` is pure Python."""
         return str(self.event_id)
 
     def to_bytes(self) -> bytes:
