@@ -110,6 +110,21 @@ def test_loading_is_cached():
     assert load_rule_set("532325000000", 2023) is load_rule_set("532325000000", 2023)
 
 
+def test_villages_sharing_a_file_share_its_rules_but_keep_their_own_region(root, monkeypatch):
+    import services.alerts.rules_loader as loader
+
+    write(root, "532325000000", 2022, "region: '532325000000'\nyear: 2022\nsource: 县文件\nextends: default\n")
+    read = []
+    monkeypatch.setattr(loader, "_read", lambda path, year, real=loader._read: read.append(path) or real(path, year))
+    first, second = load_rule_set("532325101201", 2023, root), load_rule_set("532325102203", 2023, root)
+    assert (first.region_code, second.region_code) == ("532325101201", "532325102203")
+    assert first.rules is second.rules and first.version == second.version
+    assert first.files == ("532325000000/2022.yaml", "default/2021.yaml")
+    assert len(read) == 2  # the county's file and the default, once for both villages
+    assert load_rule_set("532325000000", 2023, root).rules is first.rules
+    assert load_rule_set("532325101201", 2021, root).rules is not first.rules  # another year: default/2021 alone
+
+
 # --- extends, overrides and replacement on small files ---------------------------------
 
 def test_child_overrides_fields_and_condition_parameters(root):
