@@ -65,18 +65,18 @@ def facts_of(env: Envelope) -> list[Fact]:
         return [Fact(unit_id=u, period=month(env.occurred_at), kind="alert_raised", value=1, event_ids=ids,
                      ref=f"预警 {p.get('subject_key', '')} {p.get('period', '')}") for u in p.get("routed_unit_ids", [])]
     due_month, due_day = _due(p["due_at"])
-    common = dict(unit_id=p["unit_id"], event_ids=ids, task_id=p["task_id"], step_id=p["step_id"],
-                  ref=f"任务{p['task_id']} · {STEP_KIND_LABELS.get(p.get('kind', ''), p.get('kind', ''))} "
-                      f"{p.get('period', '')}".strip())
-    if env.type in STEP_EVENTS:
-        kind = STEP_EVENTS[env.type]
-        if kind == "step_escalated":
-            return [Fact(period=month(env.occurred_at), kind=kind, value=float(p.get("level", 1)), **common)]
-        return [Fact(period=due_month, kind=kind, value=1.0, **common)]
+    # positional: the consumer makes one per event, and keywords cost a dict per fact
+    unit_id, task_id, step_id = p["unit_id"], p["task_id"], p["step_id"]
+    kind = p.get("kind", "")
+    ref = f"任务{task_id} · {STEP_KIND_LABELS.get(kind, kind)} {p.get('period', '')}".strip()
+    if (fact_kind := STEP_EVENTS.get(env.type)) is not None:
+        if fact_kind == "step_escalated":
+            return [Fact(unit_id, month(env.occurred_at), fact_kind, float(p.get("level", 1)), ids, task_id, step_id,
+                         ref)]
+        return [Fact(unit_id, due_month, fact_kind, 1.0, ids, task_id, step_id, ref)]
     if env.type in ("task.step.submitted", "task.step.acknowledged"):
         late_days = (env.occurred_at.astimezone(TZ).date() - due_day).days
-        on_time = p.get("on_time", late_days <= 0)
-        if on_time:
-            return [Fact(period=due_month, kind="step_on_time", value=1, **common)]
-        return [Fact(period=due_month, kind="step_late", value=float(max(late_days, 1)), **common)]
+        if p.get("on_time", late_days <= 0):
+            return [Fact(unit_id, due_month, "step_on_time", 1, ids, task_id, step_id, ref)]
+        return [Fact(unit_id, due_month, "step_late", float(max(late_days, 1)), ids, task_id, step_id, ref)]
     return []
