@@ -214,19 +214,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = create_pool()
-        app.state.pool.open(wait=False)
-        app.state.read_pool = create_read_pool()
-        await app.state.read_pool.open(wait=False)
-        watch_pool(service, app.state.pool)
-        watch_pool(f"{service}-read", app.state.read_pool)
+        # A lifespan closes the pools it opened, on its own loop: another lifespan of the same
+        # app (a test client beside schemathesis's) may have put its own in app.state since.
+        pool, read_pool = create_pool(), create_read_pool()
+        app.state.pool, app.state.read_pool = pool, read_pool
+        pool.open(wait=False)
+        await read_pool.open(wait=False)
+        watch_pool(service, pool)
+        watch_pool(f"{service}-read", read_pool)
         try:
             yield
         finally:
-            unwatch_pool(service, app.state.pool)
-            unwatch_pool(f"{service}-read", app.state.read_pool)
-            await app.state.read_pool.close()
-            app.state.pool.close()
+            unwatch_pool(service, pool)
+            unwatch_pool(f"{service}-read", read_pool)
+            await read_pool.close()
+            pool.close()
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.service = service

@@ -62,3 +62,24 @@ def test_readyz_names_the_read_pool_when_it_cannot_serve(apps):
         r = c.get("/readyz")
         assert r.status_code == 503
         assert r.json()["down"] == ["database (reads): PoolClosed"], r.json()
+
+
+def test_overlapping_lifespans_of_one_app_close_their_own_pools(apps):
+    """Two clients of one app, each running its lifespan on its own event loop (schemathesis
+    keeps one open beside a test's client): the first to stop closes its own pools, on its
+    loop, and the other's keep serving."""
+    app = apps["alerts"]
+    first = TestClient(app).__enter__()
+    first_pools = (app.state.pool, app.state.read_pool)
+    try:
+        with TestClient(app) as second:
+            assert app.state.read_pool is not first_pools[1]
+            first.__exit__(None, None, None)  # failed "belongs to a different loop" when it closed app.state's
+            first = None
+            assert first_pools[0].closed and first_pools[1].closed
+            assert not app.state.pool.closed and not app.state.read_pool.closed
+            r = second.get("/readyz")
+            assert r.status_code == 200, r.text
+    finally:
+        if first is not None:
+            first.__exit__(None, None, None)
