@@ -31,7 +31,10 @@ Measures, in one run and against the same PostgreSQL and broker:
       the one process raised. Its ratio to (1) is `replicas_ratio`.
   (5) the raw component once more, after the consumers: on a small machine it moves
       between passes, so `ratio` and `replicas_ratio` are taken against the mean of (1)
-      and (5) (`raw_per_s`; both passes are in the JSON).
+      and (5) (`raw_per_s`; both passes are in the JSON). `replicas_cpu_us_per_event` (the
+      processes' CPU time, summed, per event) against `raw_cpu_us_per_event` (the raw
+      passes'): what each costs the machine, which moves far less between runs than the
+      rates, to compare two versions of the consumer.
   Before (1), (4) and (5) PostgreSQL is vacuumed and checkpointed (bench/outbox_relay.settle):
   what the previous phase wrote is cleaned up then, not by autovacuum in the middle of the next.
   Memory: the resident memory of this process (the consumer) after the first tenth of
@@ -281,7 +284,8 @@ def steady_producer(households: list[tuple], per_s: int, seconds: float, go, don
 # Consuming.
 
 
-def raw_consume(n: int, start: dict[TopicPartition, int], max_records: int) -> tuple[float, float]:
+def raw_consume(n: int, start: dict[TopicPartition, int], max_records: int) -> tuple[float, float, float]:
+    """(seconds, group join seconds, CPU seconds of this process) of a raw poll + commit pass."""
     from services.common.kafka import make_consumer
 
     group = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -289,14 +293,14 @@ def raw_consume(n: int, start: dict[TopicPartition, int], max_records: int) -> t
     consumer = make_consumer(group, TOPIC, max_poll_records=max_records)
     try:
         join_s = joined(consumer)
-        seen, started = 0, time.perf_counter()
+        seen, started, cpu = 0, time.perf_counter(), time.process_time()
         while seen < n:
             for records in consumer.poll(timeout_ms=1000).values():
                 seen += len(records)
             consumer.commit()  # as a consumer with manual commits would
             if time.perf_counter() - started > 1800:
                 raise RuntimeError(f"raw consumer saw only {seen} of {n} events")
-        return time.perf_counter() - started, join_s
+        return time.perf_counter() - started, join_s, time.process_time() - cpu
     finally:
         consumer.close()
 
@@ -516,7 +520,7 @@ def main() -> int:
         tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
         settle(st.dsn)  # the register just COPYed: vacuumed and analysed now, not by autovacuum during (2)
         print("(1) raw kafka-python consume (poll + commit, nothing decoded)", flush=True)
-        raw_s, raw_join = raw_consume(n, start, args.max_poll_records)
+        raw_s, raw_join, raw_cpu = raw_consume(n, start, args.max_poll_records)
         raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)
 
         print("(2) the project's pipeline: poll_and_apply(build_consumer())", flush=True)
@@ -580,21 +584,22 @@ def main() -> int:
             settle(replicas_dsn)
             print(f"(4) as deployed: one consumer process per partition of {TOPIC} ({len(start)}), "
                   "the same events on a copy of the database taken before (2)", flush=True)
-            replicas_s, seen, replica_rss = consume_as_replicas(replicas_dsn, st.bootstrap, "services.alerts.consumer",
-                                                                start, end)
+            run = consume_as_replicas(replicas_dsn, st.bootstrap, "services.alerts.consumer", start, end)
+            replicas_s, seen, replica_rss, replicas_cpu = run.seconds, run.events, run.largest_rss_mb, run.cpu_s
             if seen != n:
                 raise RuntimeError(f"the replicas handled {seen} of {n} events")
             replicas = line(f"{len(start)} processes (largest {replica_rss:.0f} MB resident)", n, replicas_s)
             with psycopg.connect(replicas_dsn) as conn:
                 replica_alerts = conn.execute("SELECT count(*) FROM alerts.alerts").fetchone()[0]
-            print(f"    ratio replicas / raw consume {replicas / raw:.3f}; {replica_alerts} alerts "
+            print(f"    ratio replicas / raw consume {replicas / raw:.3f}; CPU {replicas_cpu / n * 1e6:.1f} µs an event "
+                  f"(raw consume: {raw_cpu / n * 1e6:.1f}); {replica_alerts} alerts "
                   f"(one process: {alerts}); 1,000,000 take {1_000_000 / replicas:.0f} s at this rate", flush=True)
             if replica_alerts != alerts:
                 raise RuntimeError(f"the replicas raised {replica_alerts} alerts, one process {alerts}")
             settle(replicas_dsn)
 
         print("(5) raw kafka-python consume again, after the consumers (it moves between passes here)", flush=True)
-        raw_after_s, raw_after_join = raw_consume(n, start, args.max_poll_records)
+        raw_after_s, raw_after_join, raw_after_cpu = raw_consume(n, start, args.max_poll_records)
         raw_after = line(f"raw poll + commit (group join {raw_after_join:.1f} s, excluded)", n, raw_after_s)
         raw_mean = (raw + raw_after) / 2
         print(f"    raw consume before and after: {raw:,.0f} and {raw_after:,.0f} /s; against their mean "
@@ -608,7 +613,9 @@ def main() -> int:
         "pipeline_per_s": round(pipeline), "ratio": round(pipeline / raw_mean, 3),
         "seconds": round(pipe_s, 1), "rejoins": pipe.rejoins, "profiled": bool(args.profile),
         **({"replicas": len(start), "replicas_per_s": round(replicas), "replicas_ratio": round(replicas / raw_mean, 3),
-            "replicas_seconds": round(replicas_s, 1)} if args.replicas else {}),
+            "replicas_seconds": round(replicas_s, 1),
+            "replicas_cpu_us_per_event": round(replicas_cpu / n * 1e6, 1)} if args.replicas else {}),
+        "raw_cpu_us_per_event": round((raw_cpu + raw_after_cpu) / 2 / n * 1e6, 1),
         "rss_warm_mb": round(pipe.rss_warm_mb), "rss_end_mb": round(pipe.rss_end_mb),
     }
     if lat:

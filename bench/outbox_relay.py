@@ -218,22 +218,31 @@ def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, re
     bounded, sizer = _Bounded(consumer, ends), BatchSizer.from_settings()
     with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
         ready.wait()
-        seen, started = 0, time.perf_counter()
+        seen, started, cpu = 0, time.perf_counter(), time.process_time()
         while bounded.remaining():
             result = poll_and_apply(bounded, producer, conn, ec, sizer=sizer)
             if result is not None:
                 seen += len(result.applied) + result.duplicates + len(result.dead_letters)
-        results.put((started, time.perf_counter(), seen, rss_mb()))
+        results.put((started, time.perf_counter(), seen, rss_mb(), time.process_time() - cpu))
     consumer.close()
     producer.close()
 
 
+@dataclass
+class ReplicaRun:
+    """What `consume_as_replicas` measured."""
+
+    seconds: float  # from the first replica's start to the last one's finish
+    events: int
+    largest_rss_mb: float
+    cpu_s: float  # the replicas' CPU time while consuming, summed: per event, it does not move with the
+    # machine's other load as the rate does, so it compares two versions of a consumer across runs
+
+
 def consume_as_replicas(dsn: str, bootstrap: str, consumer_module: str, start: dict[TopicPartition, int],
-                        end: dict[TopicPartition, int]) -> tuple[float, int, float]:
+                        end: dict[TopicPartition, int]) -> ReplicaRun:
     """A service's consumer as deployed with one replica per partition (the most that do
-    work): a process each, all connected and positioned first, then released together.
-    Returns the seconds from the first start to the last finish, the events handled and
-    the largest replica's resident memory (MB)."""
+    work): a process each, all connected and positioned first, then released together."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
@@ -255,7 +264,8 @@ def consume_as_replicas(dsn: str, bootstrap: str, consumer_module: str, start: d
                 p.terminate()
     if any(p.exitcode for p in procs):
         raise RuntimeError(f"a consumer replica failed: exit codes {[p.exitcode for p in procs]}")
-    return max(d[1] for d in done) - min(d[0] for d in done), sum(d[2] for d in done), max(d[3] for d in done)
+    return ReplicaRun(seconds=max(d[1] for d in done) - min(d[0] for d in done), events=sum(d[2] for d in done),
+                      largest_rss_mb=max(d[3] for d in done), cpu_s=sum(d[4] for d in done))
 
 
 # ---------------------------------------------------------------------------
@@ -340,7 +350,8 @@ def bench_relay(dsn: str, batch: int) -> tuple[int, float]:
         producer.close()
 
 
-def bench_raw_consume(n: int, start: dict[TopicPartition, int]) -> tuple[float, float]:
+def bench_raw_consume(n: int, start: dict[TopicPartition, int]) -> tuple[float, float, float]:
+    """(seconds, group join seconds, CPU seconds of this process) of a raw poll + commit pass."""
     from services.common.kafka import make_consumer
 
     group = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -348,7 +359,7 @@ def bench_raw_consume(n: int, start: dict[TopicPartition, int]) -> tuple[float, 
     consumer = make_consumer(group, TOPIC)
     try:
         join_s = joined(consumer)
-        seen, size, started = 0, 0, time.perf_counter()
+        seen, size, started, cpu = 0, 0, time.perf_counter(), time.process_time()
         while seen < n:
             for records in consumer.poll(timeout_ms=1000).values():
                 seen += len(records)
@@ -356,7 +367,7 @@ def bench_raw_consume(n: int, start: dict[TopicPartition, int]) -> tuple[float, 
             consumer.commit()  # as a consumer with manual commits would
             if time.perf_counter() - started > 600:
                 raise RuntimeError(f"raw consumer saw only {seen} of {n} events")
-        return time.perf_counter() - started, join_s
+        return time.perf_counter() - started, join_s, time.process_time() - cpu
     finally:
         consumer.close()
 
@@ -448,7 +459,7 @@ def main() -> int:
         del envelopes
 
         print("(d) consume the same events", flush=True)
-        raw_consume_s, raw_join = bench_raw_consume(n, start)
+        raw_consume_s, raw_join, _ = bench_raw_consume(n, start)
         raw_consume = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_consume_s)
         base_s, base_join, _ = bench_consumer_base(st.dsn, n, start)
         consumer = line(f"poll_and_apply (group join {base_join:.1f} s, excluded)", n, base_s)

@@ -26,7 +26,10 @@
     of the two raw passes; `ratio_one_process` = one process's. Before the processes and
     before the second raw pass the ledger's tables are vacuumed and PostgreSQL
     checkpointed (bench/outbox_relay.settle), so that cleaning up the previous phase's
-    rows is not left to autovacuum in the middle of the next.
+    rows is not left to autovacuum in the middle of the next. `consumer_cpu_us_per_event`
+    (the processes' CPU time, summed, per event) against `raw_cpu_us_per_event` (the raw
+    passes'): what each costs the machine, a figure that moves far less between runs than
+    the rates, to compare two versions of the consumer.
 
 PostgreSQL and the broker: DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set (a scratch
 database: migrations are applied, assessment.facts and processed_events get rows),
@@ -298,20 +301,21 @@ def run_ingest(n: int) -> dict:
         from services.common.consumer_base import tune_gc_for_batches
 
         tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
-        raw_s, raw_join = bench_raw_consume(n, start)
+        raw_s, raw_join, raw_cpu = bench_raw_consume(n, start)
         raw = line(f"raw poll + commit, one consumer (group join {raw_join:.1f} s, excluded)", n, raw_s)
         ingest_s, join_s, facts = bench_ingest(st.dsn, n, start)
         ingest = line(f"assessment consumer, one process (join {join_s:.1f} s excl.), {facts} facts", n, ingest_s)
         forget(st.dsn, event_ids)
         settle(st.dsn, *WRITTEN)
         before = count_facts(st.dsn)
-        group_s, seen, _ = consume_as_replicas(st.dsn, st.bootstrap, "services.assessment.consumer", start, end)
+        replicas = consume_as_replicas(st.dsn, st.bootstrap, "services.assessment.consumer", start, end)
+        group_s, seen = replicas.seconds, replicas.events
         group_facts = count_facts(st.dsn) - before
         if (seen, group_facts) != (n, facts):
             raise RuntimeError(f"the consumer processes handled {seen} of {n} events into {group_facts} facts")
         group = line(f"assessment consumer, {len(start)} processes (one per partition, as deployed)", n, group_s)
         settle(st.dsn, *WRITTEN)
-        raw_after_s, raw_after_join = bench_raw_consume(n, start)
+        raw_after_s, raw_after_join, raw_after_cpu = bench_raw_consume(n, start)
         raw_after = line(f"raw poll + commit again, after the consumers (join {raw_after_join:.1f} s)", n, raw_after_s)
     raw_mean = (raw + raw_after) / 2
     print(f"  raw consume before and after the consumers: {raw:,.0f} and {raw_after:,.0f} /s; ratios against "
@@ -320,7 +324,8 @@ def run_ingest(n: int) -> dict:
             "raw_consume_after_per_s": round(raw_after), "ingest_per_s": round(group),
             "ratio": round(group / raw_mean, 3), "consumer_processes": len(start),
             "ingest_one_process_per_s": round(ingest), "ratio_one_process": round(ingest / raw_mean, 3),
-            "facts_written": facts}
+            "facts_written": facts, "raw_cpu_us_per_event": round((raw_cpu + raw_after_cpu) / 2 / n * 1e6, 1),
+            "consumer_cpu_us_per_event": round(replicas.cpu_s / n * 1e6, 1)}
 
 
 def main() -> int:
