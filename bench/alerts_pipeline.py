@@ -58,6 +58,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -330,7 +331,8 @@ class _Committing:
 class Pipeline:
     """The project's consumer: build_consumer() + poll_and_apply, one connection, one group."""
 
-    def __init__(self, dsn: str, start: dict[TopicPartition, int], max_records: int, max_poll_interval_ms: int) -> None:
+    def __init__(self, dsn: str, start: dict[TopicPartition, int], max_records: int, max_poll_interval_ms: int,
+                 batch_gc) -> None:
         from psycopg.rows import dict_row
 
         from services.alerts.consumer import build_consumer
@@ -352,6 +354,7 @@ class Pipeline:
         self.dead = 0
         self.duplicates = 0
         self.rss_warm_mb = self.rss_end_mb = 0.0  # resident memory after the first tenth of a run, and at its end
+        self.batch_gc = batch_gc  # collects between batches, as run_consumer's loop
 
     def step(self, on_applied=None) -> int:
         """One poll_and_apply; the events it applied (duplicates of a replay are not counted)."""
@@ -374,7 +377,10 @@ class Pipeline:
             t = time.perf_counter()
             joined(self.consumer)  # wait for the partitions again, back to the committed offsets
             self.rejoin_seconds += time.perf_counter() - t
-        return len(result.applied) + len(result.dead_letters)
+        handled = len(result.applied) + len(result.dead_letters)
+        del result
+        self.batch_gc.between_batches()
+        return handled
 
     def run(self, n: int, limit_s: float = 3600) -> float:
         seen, started, shown = 0, time.perf_counter(), time.perf_counter()
@@ -482,7 +488,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="    %(levelname)s %(name)s: %(message)s")
 
     wall = time.perf_counter()
-    with stack() as st:
+    with stack() as st, contextlib.ExitStack() as later:
         os.environ["DATABASE_URL"] = st.dsn
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = st.bootstrap
         from services.common.config import get_settings
@@ -515,16 +521,16 @@ def main() -> int:
         line(f"raw produce to {TOPIC} (generation included)", n, produce_s)
         replicas_dsn = clone_database(st.dsn, "xianjie_bench_replicas") if args.replicas else None
 
-        from services.common.consumer_base import tune_gc_for_batches
+        from services.common.consumer_base import BatchGc
 
-        tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
+        batch_gc = later.enter_context(BatchGc())  # as run_consumer does in the consumer process; for every phase
         settle(st.dsn)  # the register just COPYed: vacuumed and analysed now, not by autovacuum during (2)
         print("(1) raw kafka-python consume (poll + commit, nothing decoded)", flush=True)
         raw_s, raw_join, raw_cpu = raw_consume(n, start, args.max_poll_records)
         raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)
 
         print("(2) the project's pipeline: poll_and_apply(build_consumer())", flush=True)
-        pipe = Pipeline(st.dsn, start, args.max_poll_records, args.max_poll_interval_ms)
+        pipe = Pipeline(st.dsn, start, args.max_poll_records, args.max_poll_interval_ms, batch_gc)
         try:
             if args.profile:
                 import cProfile

@@ -198,17 +198,16 @@ def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, re
     """One replica of a service's consumer, in a process of its own, given its partitions as
     the group's join would, read from `start` to `end`: `run_consumer`'s loop (one
     connection, `poll_and_apply` with its batch sizer) without the reconnecting. Reports (started, finished,
-    events handled, resident MB) with `time.perf_counter`, one clock for all processes."""
+    events handled, resident MB, CPU seconds) with `time.perf_counter`, one clock for all processes."""
     import importlib
 
     os.environ.update(env)
     from psycopg.rows import dict_row
 
-    from services.common.consumer_base import BatchSizer, poll_and_apply, tune_gc_for_batches
+    from services.common.consumer_base import BatchGc, BatchSizer, poll_and_apply
     from services.common.kafka import make_consumer, make_producer
 
     module = importlib.import_module(consumer_module)
-    tune_gc_for_batches()
     ec = module.build_consumer()
     ends = {TopicPartition(topic, p): end for topic, p, _, end in parts}
     consumer, producer = make_consumer(group), make_producer()
@@ -216,13 +215,15 @@ def _replica(env: dict, consumer_module: str, group: str, parts: list, ready, re
     for topic, p, start, _ in parts:
         consumer.seek(TopicPartition(topic, p), start)
     bounded, sizer = _Bounded(consumer, ends), BatchSizer.from_settings()
-    with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn, BatchGc() as batch_gc:
         ready.wait()
         seen, started, cpu = 0, time.perf_counter(), time.process_time()
         while bounded.remaining():
             result = poll_and_apply(bounded, producer, conn, ec, sizer=sizer)
             if result is not None:
                 seen += len(result.applied) + result.duplicates + len(result.dead_letters)
+            result = None
+            batch_gc.between_batches()
         results.put((started, time.perf_counter(), seen, rss_mb(), time.process_time() - cpu))
     consumer.close()
     producer.close()

@@ -44,6 +44,7 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -227,7 +228,7 @@ def publish(envelopes: list) -> tuple[dict, dict]:
         producer.close()
 
 
-def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
+def bench_ingest(dsn: str, n: int, start: dict, batch_gc) -> tuple[float, float, int]:
     import psycopg
     from outbox_relay import joined, start_group_at
     from psycopg.rows import dict_row
@@ -250,6 +251,8 @@ def bench_ingest(dsn: str, n: int, start: dict) -> tuple[float, float, int]:
                 if result is not None:
                     seen += len(result.applied) + result.duplicates + len(result.dead_letters)
                     dead += len(result.dead_letters)
+                result = None
+                batch_gc.between_batches()  # as run_consumer's loop
                 if time.perf_counter() - started > 600:
                     raise RuntimeError(f"the assessment consumer handled only {seen} of {n} events")
             elapsed = time.perf_counter() - started
@@ -282,7 +285,7 @@ def count_facts(dsn: str) -> int:
 def run_ingest(n: int) -> dict:
     from outbox_relay import bench_raw_consume, consume_as_replicas, line, settle, stack
 
-    with stack() as st:
+    with stack() as st, contextlib.ExitStack() as later:
         os.environ["DATABASE_URL"] = st.dsn
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = st.bootstrap
         from services.common.config import get_settings
@@ -298,12 +301,12 @@ def run_ingest(n: int) -> dict:
         start, end = publish(envelopes)
         event_ids = [e.event_id for e in envelopes]
         del envelopes
-        from services.common.consumer_base import tune_gc_for_batches
+        from services.common.consumer_base import BatchGc
 
-        tune_gc_for_batches()  # as run_consumer does in the consumer process; for both phases alike
+        batch_gc = later.enter_context(BatchGc())  # as run_consumer does in the consumer process; for every phase
         raw_s, raw_join, raw_cpu = bench_raw_consume(n, start)
         raw = line(f"raw poll + commit, one consumer (group join {raw_join:.1f} s, excluded)", n, raw_s)
-        ingest_s, join_s, facts = bench_ingest(st.dsn, n, start)
+        ingest_s, join_s, facts = bench_ingest(st.dsn, n, start, batch_gc)
         ingest = line(f"assessment consumer, one process (join {join_s:.1f} s excl.), {facts} facts", n, ingest_s)
         forget(st.dsn, event_ids)
         settle(st.dsn, *WRITTEN)
