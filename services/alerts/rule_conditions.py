@@ -178,13 +178,18 @@ class ExpenseAbove(Condition):
         return cls(fields, amount, amounts)
 
     def check(self, facts: HouseholdFacts, monitoring_line: float | None) -> dict | None:
-        values = {f: getattr(facts.record, f) for f in self.fields}
-        known = [v for v in values.values() if v is not None]
+        # Nearly every household is under the threshold: sum first, build the detail only for a finding.
+        record, total, known = facts.record, 0.0, False
+        for name in self.fields:
+            value = getattr(record, name)
+            if value is not None:
+                total += value
+                known = True
         threshold = _threshold(self.amount, self.amounts, facts.category)
-        if not known or threshold is None or not sum(known) > threshold:
+        if not known or threshold is None or not total > threshold:
             return None
-        return {**{f: v for f, v in values.items() if v is not None}, "total": sum(known),
-                "threshold": threshold, "category": facts.category}
+        values = {name: value for name in self.fields if (value := getattr(record, name)) is not None}
+        return {**values, "total": total, "threshold": threshold, "category": facts.category}
 
 
 @dataclass(frozen=True)
