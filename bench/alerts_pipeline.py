@@ -81,6 +81,7 @@ import psycopg  # noqa: E402
 from kafka.structs import TopicPartition  # noqa: E402
 
 from bench.outbox_relay import (  # noqa: E402
+    bench_raw_consume,
     consume_as_replicas,
     joined,
     line,
@@ -283,27 +284,6 @@ def steady_producer(households: list[tuple], per_s: int, seconds: float, go, don
 
 # ---------------------------------------------------------------------------
 # Consuming.
-
-
-def raw_consume(n: int, start: dict[TopicPartition, int], max_records: int) -> tuple[float, float, float]:
-    """(seconds, group join seconds, CPU seconds of this process) of a raw poll + commit pass."""
-    from services.common.kafka import make_consumer
-
-    group = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    start_group_at(group, start)
-    consumer = make_consumer(group, TOPIC, max_poll_records=max_records)
-    try:
-        join_s = joined(consumer)
-        seen, started, cpu = 0, time.perf_counter(), time.process_time()
-        while seen < n:
-            for records in consumer.poll(timeout_ms=1000).values():
-                seen += len(records)
-            consumer.commit()  # as a consumer with manual commits would
-            if time.perf_counter() - started > 1800:
-                raise RuntimeError(f"raw consumer saw only {seen} of {n} events")
-        return time.perf_counter() - started, join_s, time.process_time() - cpu
-    finally:
-        consumer.close()
 
 
 class _Committing:
@@ -526,7 +506,7 @@ def main() -> int:
         batch_gc = later.enter_context(BatchGc())  # as run_consumer does in the consumer process; for every phase
         settle(st.dsn)  # the register just COPYed: vacuumed and analysed now, not by autovacuum during (2)
         print("(1) raw kafka-python consume (poll + commit, nothing decoded)", flush=True)
-        raw_s, raw_join, raw_cpu = raw_consume(n, start, args.max_poll_records)
+        raw_s, raw_join, raw_cpu = bench_raw_consume(n, start, TOPIC, args.max_poll_records, limit_s=1800)
         raw = line(f"raw poll + commit (group join {raw_join:.1f} s, excluded)", n, raw_s)
 
         print("(2) the project's pipeline: poll_and_apply(build_consumer())", flush=True)
@@ -597,15 +577,17 @@ def main() -> int:
             replicas = line(f"{len(start)} processes (largest {replica_rss:.0f} MB resident)", n, replicas_s)
             with psycopg.connect(replicas_dsn) as conn:
                 replica_alerts = conn.execute("SELECT count(*) FROM alerts.alerts").fetchone()[0]
-            print(f"    ratio replicas / raw consume {replicas / raw:.3f}; CPU {replicas_cpu / n * 1e6:.1f} µs an event "
-                  f"(raw consume: {raw_cpu / n * 1e6:.1f}); {replica_alerts} alerts "
+            print(f"    ratio replicas / raw consume {replicas / raw:.3f}; "
+                  f"CPU {replicas_cpu / n * 1e6:.1f} µs an event (raw consume: {raw_cpu / n * 1e6:.1f}); "
+                  f"{replica_alerts} alerts "
                   f"(one process: {alerts}); 1,000,000 take {1_000_000 / replicas:.0f} s at this rate", flush=True)
             if replica_alerts != alerts:
                 raise RuntimeError(f"the replicas raised {replica_alerts} alerts, one process {alerts}")
             settle(replicas_dsn)
 
         print("(5) raw kafka-python consume again, after the consumers (it moves between passes here)", flush=True)
-        raw_after_s, raw_after_join, raw_after_cpu = raw_consume(n, start, args.max_poll_records)
+        raw_after_s, raw_after_join, raw_after_cpu = bench_raw_consume(n, start, TOPIC, args.max_poll_records,
+                                                                       limit_s=1800)
         raw_after = line(f"raw poll + commit (group join {raw_after_join:.1f} s, excluded)", n, raw_after_s)
         raw_mean = (raw + raw_after) / 2
         print(f"    raw consume before and after: {raw:,.0f} and {raw_after:,.0f} /s; against their mean "

@@ -351,22 +351,24 @@ def bench_relay(dsn: str, batch: int) -> tuple[int, float]:
         producer.close()
 
 
-def bench_raw_consume(n: int, start: dict[TopicPartition, int]) -> tuple[float, float, float]:
-    """(seconds, group join seconds, CPU seconds of this process) of a raw poll + commit pass."""
+def bench_raw_consume(n: int, start: dict[TopicPartition, int], topic: str = TOPIC, max_records: int | None = None,
+                      limit_s: float = 600) -> tuple[float, float, float]:
+    """(seconds, group join seconds, CPU seconds of this process) of a raw poll + commit pass over
+    `topic`, decoding nothing and storing nothing; `max_records`: max_poll_records (default: the
+    settings', as the consumers)."""
     from services.common.kafka import make_consumer
 
     group = f"bench-raw-{uuid.uuid4().hex[:8]}"
     start_group_at(group, start)
-    consumer = make_consumer(group, TOPIC)
+    consumer = make_consumer(group, topic, **({"max_poll_records": max_records} if max_records else {}))
     try:
         join_s = joined(consumer)
-        seen, size, started, cpu = 0, 0, time.perf_counter(), time.process_time()
+        seen, started, cpu = 0, time.perf_counter(), time.process_time()
         while seen < n:
             for records in consumer.poll(timeout_ms=1000).values():
                 seen += len(records)
-                size += sum(len(r.value) for r in records)
             consumer.commit()  # as a consumer with manual commits would
-            if time.perf_counter() - started > 600:
+            if time.perf_counter() - started > limit_s:
                 raise RuntimeError(f"raw consumer saw only {seen} of {n} events")
         return time.perf_counter() - started, join_s, time.process_time() - cpu
     finally:
