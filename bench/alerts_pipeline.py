@@ -91,7 +91,7 @@ from bench.outbox_relay import (  # noqa: E402
     stack,
     start_group_at,
 )
-from services.common.events import uuid7  # noqa: E402
+from services.common.events import EnvelopeDecoder, uuid7  # noqa: E402
 
 TOPIC = "household.events"
 EVENT_TYPE = "household.record.saved"
@@ -200,10 +200,11 @@ def trip_share(households: list[tuple], sample: int = 20000) -> float:
     from services.alerts.consumer import HouseholdEvent
     from services.alerts.rules import evaluate_household, load_rule_set
 
+    decoder = EnvelopeDecoder(HouseholdEvent)
     rng = random.Random(99)
     tripped = 0
     for _ in range(sample):
-        facts = HouseholdEvent.model_validate_json(make_event(rng, rng.choice(households))[1]).payload
+        facts = decoder.decode(make_event(rng, rng.choice(households))[1]).payload
         if evaluate_household(facts, load_rule_set(facts.village_code, int(facts.record.period[:4]))):
             tripped += 1
     return tripped / sample

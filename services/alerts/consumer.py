@@ -33,9 +33,10 @@ GROUP_ID = "xianjie-alerts"
 EVENT_TYPES = ("household.updated", "household.record.saved")
 
 
-class HouseholdEvent(Envelope):
+class HouseholdEvent(Envelope, kw_only=True):
     """A `household.*` event with its payload (`register.facts_payload`) validated into the
-    facts the rules read, in the same pass as the envelope."""
+    facts the rules read, in the same pass as the envelope; a field the facts do not know,
+    from a newer producer, is ignored."""
 
     payload: HouseholdFacts
 

@@ -7,19 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import ConfigDict, with_config
-
 # 户类型 / 监测对象类别 as the national system writes them.
 CATEGORIES = ("脱贫户", "脱贫不稳定户", "边缘易致贫户", "突发严重困难户", "一般农户")
 MONITORED = ("脱贫不稳定户", "边缘易致贫户", "突发严重困难户")  # 监测对象
 
 
-# The consumer validates events straight into PeriodRecord and HouseholdFacts
-# (`consumer.HouseholdEvent`); a field they do not know, from a newer producer, is ignored.
-TOLERANT = ConfigDict(extra="ignore")
-
-
-@with_config(TOLERANT)
+# The consumer decodes events straight into PeriodRecord and HouseholdFacts (`consumer.HouseholdEvent`).
 @dataclass(slots=True)
 class PeriodRecord:
     """A household's figures for one period (a year `2023`, or a month `2023-05`).
@@ -44,7 +37,6 @@ class PeriodRecord:
     drinking_water_ok: bool | None = None  # 饮水安全有保障
 
 
-@with_config(TOLERANT)
 @dataclass(slots=True)
 class HouseholdFacts:
     """A household as the rules see it in one period (read-only by convention, see PeriodRecord)."""

@@ -23,10 +23,9 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import CommitFailedError, KafkaError
 from psycopg.rows import dict_row, tuple_row
-from pydantic import ValidationError
 
 from services.common.config import get_settings
-from services.common.events import Envelope, dlq_topic
+from services.common.events import Envelope, EnvelopeDecoder, EnvelopeError, dlq_topic
 from services.common.kafka import make_consumer, make_producer
 from services.common.metrics import (
     CONSUMER_BATCH_SECONDS,
@@ -73,7 +72,7 @@ class EventConsumer:
     ignored_types: frozenset[str] = frozenset()  # known types this consumer has no use for
     supported_versions: tuple[int, ...] = (1,)
     # What the topic's events are validated against, payload included: a subclass of Envelope
-    # whose `payload` is the handlers' own type is checked and built in one pass (pydantic-core),
+    # whose `payload` is the handlers' own type is checked and built in one pass (msgspec),
     # and a malformed payload is a dead letter naming its field, not a failed batch.
     envelope_model: type[Envelope] = Envelope
     # The last insert of processed ids met repeated events: a replay (after a rebalance, or a
@@ -87,6 +86,10 @@ class EventConsumer:
     replan_every_s: float = 1.0
     _replanned_at: float = field(default=float("-inf"), init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        self._decoder = EnvelopeDecoder(self.envelope_model)
+        self._plain_decoder = EnvelopeDecoder(Envelope)
+
     def decode(self, record) -> Envelope | DeadLetter:
         """The envelope of one Kafka record, or the reason it is a dead letter."""
 
@@ -98,17 +101,11 @@ class EventConsumer:
         if len(record.value) > MAX_EVENT_BYTES:
             return dead(f"message of {len(record.value)} bytes exceeds {MAX_EVENT_BYTES}")
         try:
-            env = self.envelope_model.model_validate_json(record.value)  # parse and check in one pass
-        except ValidationError as e:
+            env = self._decoder.decode(record.value)  # parse and check in one pass
+        except EnvelopeError as e:
             if self.envelope_model is not Envelope and (other := self._not_ours(record.value)):
                 return other if isinstance(other, Envelope) else dead(other)
-            first = e.errors()[0]
-            if first["type"] == "json_invalid":
-                return dead(f"not JSON: {first['ctx'].get('error', first['msg']) if first.get('ctx') else first['msg']}")
-            if first["type"] == "model_type" and not first["loc"]:
-                return dead("not a JSON object")
-            where = ".".join(str(p) for p in first["loc"]) or "envelope"
-            return dead(f"envelope invalid: {where}: {first['msg']}")
+            return dead(e.reason)
         if reason := self._not_handled(env):
             return dead(reason)
         return env
@@ -126,8 +123,8 @@ class EventConsumer:
         consumer ignores (returned, to be skipped like any), or one it does not handle or a
         version it does not support (the reason, as for any). None: the payload is at fault."""
         try:
-            env = Envelope.model_validate_json(value)
-        except ValidationError:
+            env = self._plain_decoder.decode(value)
+        except EnvelopeError:
             return None
         if env.type in self.ignored_types and env.schema_version in self.supported_versions:
             return env

@@ -13,11 +13,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
+import msgspec
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field
 
 # Topics and their partition counts; every topic has a dead-letter twin.
 TOPICS: dict[str, int] = {
@@ -55,27 +54,34 @@ def all_topics() -> dict[str, int]:
     return out
 
 
-class Regions(BaseModel):
+class Regions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Where the event happened; consumers route and authorise by these codes."""
 
-    model_config = ConfigDict(extra="forbid")
     county: str | None = None
     township: str | None = None
     village: str | None = None
 
 
-class Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Text50 = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+Text100 = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class Envelope(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, dict=True):
+    """The envelope of every event. A msgspec Struct: the consumers decode and check it (and a
+    subclass's typed payload) from the JSON in one pass, in about a quarter of the time
+    pydantic took — the largest part of a consumer's own work per event (docs/performance.md).
+    Building one checks nothing: `new_envelope` does."""
 
     event_id: uuid.UUID
-    type: str = Field(min_length=1, max_length=100)
-    schema_version: int = Field(ge=1)
+    type: Text100
+    schema_version: Annotated[int, msgspec.Meta(ge=1)]
     occurred_at: datetime
     recorded_at: datetime
-    source: str = Field(min_length=1, max_length=50)
+    source: Text50
     regions: Regions = Regions()
-    entity_id: str = Field(min_length=1, max_length=200)  # the key entity: household, task or case id
-    key: str = Field(min_length=1, max_length=200)  # partition key
+    entity_id: Text200  # the key entity: household, task or case id
+    key: Text200  # partition key
     payload: dict[str, Any]
 
     @cached_property
@@ -85,7 +91,53 @@ class Envelope(BaseModel):
         return str(self.event_id)
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        return _ENCODER.encode(self)
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class EnvelopeError(ValueError):
+    """Why some bytes are not an envelope: `reason` names the field, as a dead letter carries it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EnvelopeDecoder:
+    """Decodes and checks envelopes of one type (`Envelope` or a subclass with a typed payload).
+    Lax as to numbers and booleans given as strings, as events written before 25 Nov 2026
+    (pydantic) were read."""
+
+    def __init__(self, envelope_type: type[Envelope] = Envelope) -> None:
+        self._decoder = msgspec.json.Decoder(envelope_type, strict=False)
+
+    def decode(self, value: bytes) -> Envelope:
+        try:
+            return self._decoder.decode(value)
+        except msgspec.ValidationError as e:  # a subclass of DecodeError: first
+            raise EnvelopeError(_reason(str(e))) from None
+        except msgspec.DecodeError as e:
+            raise EnvelopeError(f"not JSON: {e}") from None
+
+
+_FIELD_MESSAGES = {"Object missing required field": "required field missing",
+                   "Object contains unknown field": "unknown field"}
+
+
+def _reason(message: str) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.payload.n`" as "envelope invalid: payload.n: …";
+    a missing or unknown field is named in the path, as for any other."""
+    if message.startswith("Expected `object`") and " - at `" not in message:
+        return "not a JSON object"
+    text, _, where = message.partition(" - at `$")
+    path = [p for p in where.rstrip("`").split(".") if p]
+    for start, said in _FIELD_MESSAGES.items():
+        if text.startswith(start + " `"):
+            path.append(text[len(start) + 2:].rstrip("`"))
+            text = said
+    return f"envelope invalid: {'.'.join(path) or 'envelope'}: {text.replace('`', '')}"
 
 
 def uuid7() -> uuid.UUID:
@@ -109,19 +161,21 @@ def new_envelope(
     regions: Regions | dict | None = None,
     occurred_at: datetime | None = None,
 ) -> Envelope:
+    """A new event, checked against the contract (a wrong field is the producer's error, raised
+    here rather than dead-lettered by every consumer)."""
     now = datetime.now(timezone.utc)
-    return Envelope(
-        event_id=uuid7(),
-        type=type,
-        schema_version=SCHEMA_VERSION,
-        occurred_at=occurred_at or now,
-        recorded_at=now,
-        source=source,
-        regions=Regions.model_validate(regions or {}),
-        entity_id=entity_id,
-        key=key or entity_id,
-        payload=payload,
-    )
+    return msgspec.convert({
+        "event_id": uuid7(),
+        "type": type,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": occurred_at or now,
+        "recorded_at": now,
+        "source": source,
+        "regions": regions or Regions(),
+        "entity_id": entity_id,
+        "key": key or entity_id,
+        "payload": payload,
+    }, Envelope)
 
 
 def write_outbox(conn: psycopg.Connection, schema: str, topic: str, envelope: Envelope) -> None:
@@ -137,4 +191,4 @@ def write_outbox_many(conn: psycopg.Connection, schema: str, topic: str, envelop
         raise ValueError(f"unknown topic {topic!r}")
     with conn.cursor() as cur, cur.copy(f"COPY {schema}.outbox (event_id, topic, key, envelope) FROM STDIN") as copy:
         for e in envelopes:
-            copy.write_row((e.event_id, topic, e.key, e.model_dump_json()))
+            copy.write_row((e.event_id, topic, e.key, e.to_bytes().decode()))

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 from services.alerts.consumer import HouseholdEvent, make_handler
 from services.alerts.register import facts_payload
-from services.common.events import new_envelope
+from services.common.events import EnvelopeDecoder, new_envelope
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def record_saved(household: dict, period: str) -> HouseholdEvent:
     env = new_envelope("household.record.saved", source="alerts", entity_id=str(household["id"]), key=VILLAGE,
                        regions={"county": COUNTY, "township": TOWNSHIP, "village": VILLAGE},
                        payload=facts_payload(household, record, None), occurred_at=datetime.now(timezone.utc))
-    return HouseholdEvent.model_validate_json(env.to_bytes())
+    return EnvelopeDecoder(HouseholdEvent).decode(env.to_bytes())
 
 
 def test_one_batch_with_two_years_of_one_village_raises_the_village_alerts_of_both(database_url):

@@ -113,7 +113,7 @@ def test_dead_letter_reasons_are_a_bounded_set():
         "empty message": "empty",
         "message of 2000000 bytes exceeds 1048576": "too_large",
         "not JSON: unexpected character": "not_json",
-        "envelope invalid: occurred_at: Input should be a valid datetime": "invalid_envelope",
+        "envelope invalid: occurred_at: Invalid RFC3339 encoded datetime": "invalid_envelope",
         "unknown event type 'household.whatever.7f3a'": "unknown_type",
         "unsupported schema_version 9 for household.updated": "unsupported_version",
         "handler failed: KeyError('x')": "handler_failed",
