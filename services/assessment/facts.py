@@ -52,7 +52,7 @@ def _due(due_at: str) -> tuple[str, date]:
 
 def facts_of(env: Envelope) -> list[Fact]:
     p = env.payload
-    ids = (env.event_id_text,)
+    ids = (str(env.event_id),)
     if env.type in CASE_FACTS:
         unit = p.get("township_unit_id")
         if unit is None or (env.type != "alert.case.risk_eliminated" and not p.get("on_time")):

@@ -1,7 +1,7 @@
 """Each early-warning rule on both sides of its threshold, against the shipped rule files."""
 
 import textwrap
-from dataclasses import fields
+from msgspec.structs import fields
 
 import pytest
 
