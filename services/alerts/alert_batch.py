@@ -113,22 +113,24 @@ def plan_batch(items: list[Evaluated], open_rules: dict[Key, set[str]], group_st
     plan = BatchPlan()
     for item in items:
         key = (item.subject_key, item.period)
-        previous = open_rules.get(key, set())
-        for rule_id in resolved_rules(previous, item.decisions):
-            akey = (key[0], rule_id, key[1])
-            if akey in plan.alerts:
-                plan.alerts[akey].status = "resolved"
-            else:
-                plan.resolved_alerts.add(akey)
+        previous = open_rules.get(key)
+        if not previous and not item.decisions:
+            continue  # most of a monthly wave: nothing open, nothing tripped
+        if previous:
+            for rule_id in resolved_rules(previous, item.decisions):
+                akey = (key[0], rule_id, key[1])
+                if akey in plan.alerts:
+                    plan.alerts[akey].status = "resolved"
+                else:
+                    plan.resolved_alerts.add(akey)
         open_rules[key] = {d.finding.rule_id for d in item.decisions}
         if not item.decisions:
-            if previous:
-                if key in plan.groups:
-                    plan.groups[key].status = "resolved"
-                else:
-                    plan.closed_groups.add(key)
-                if key in group_status:
-                    group_status[key] = "resolved"
+            if key in plan.groups:
+                plan.groups[key].status = "resolved"
+            else:
+                plan.closed_groups.add(key)
+            if key in group_status:
+                group_status[key] = "resolved"
             continue
         _apply_decisions(plan, item, key, group_status, route_units)
     return plan

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import orjson
 import psycopg
 from psycopg.rows import tuple_row
@@ -21,14 +19,16 @@ def active_silences(conn: psycopg.Connection) -> list[Silence]:
     ]
 
 
-def _columns(keys: Iterable[tuple]) -> list[list]:
-    """Key tuples as one list per column, for `unnest`."""
-    return [list(c) for c in zip(*keys)] if keys else []
+def rows_document(rows: list[dict]) -> str:
+    """A batch's rows as one JSON document, read by `jsonb_to_recordset`. psycopg dumps a list
+    parameter element by element in Python (0.4 µs a value: 0.8 µs an event for the keys of
+    `open_state_of` alone); orjson writes the whole batch at a few ns a value."""
+    return orjson.dumps(rows).decode()
 
 
 OPEN_STATE_SQL = """
     SELECT k.subject_key, k.period, g.id, g.status, a.id, a.rule_id
-    FROM unnest(%b::text[], %b::text[]) AS k (subject_key, period)
+    FROM jsonb_to_recordset(%s::jsonb) AS k (subject_key text, period text)
     JOIN LATERAL (SELECT g.id, g.status FROM alerts.alert_groups g
                   WHERE g.subject_key = k.subject_key AND g.period = k.period OFFSET 0) g ON true
     LEFT JOIN LATERAL (SELECT a.id, a.rule_id FROM alerts.alerts a
@@ -49,8 +49,9 @@ def open_state_of(conn: psycopg.Connection, keys: list[Key]) -> StoredState:
     state = StoredState()
     if not keys:
         return state
+    document = rows_document([{"subject_key": subject_key, "period": period} for subject_key, period in keys])
     for subject_key, period, group_id, status, alert_id, rule_id in conn.cursor(row_factory=tuple_row).execute(
-            OPEN_STATE_SQL, _columns(keys)):
+            OPEN_STATE_SQL, (document,)):
         key = (subject_key, period)
         state.group_status[key], state.group_ids[key] = status, group_id
         if rule_id is not None:
@@ -77,56 +78,52 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan, stored: StoredState) -
     of keys with the tables would be planned as a scan of them, as in `open_state_of`)."""
     group_ids: dict[Key, int] = {}
     if plan.groups:
-        keys, groups = list(plan.groups), list(plan.groups.values())
-        subjects, periods = _columns(keys)
+        rows = [{"subject_key": subject_key, "household_id": g.household_id, "village_code": g.village_code,
+                 "township_code": g.township_code, "county_code": g.county_code, "period": period,
+                 "severity": g.severity, "routed_unit_ids": g.routed_unit_ids, "status": g.status}
+                for (subject_key, period), g in plan.groups.items()]
         for r in conn.execute(
             """INSERT INTO alerts.alert_groups AS g (subject_key, household_id, village_code, township_code,
                                                      county_code, period, severity, routed_unit_ids, status)
-               SELECT s, h, v, t, c, p, sev, r::bigint[], st
-               FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                           %b::text[], %b::text[]) AS x (s, h, v, t, c, p, sev, r, st)
+               SELECT subject_key, household_id, village_code, township_code, county_code, period, severity,
+                      routed_unit_ids, status
+               FROM jsonb_to_recordset(%s::jsonb) AS x (subject_key text, household_id bigint, village_code text,
+                    township_code text, county_code text, period text, severity text, routed_unit_ids bigint[],
+                    status text)
                ON CONFLICT (subject_key, period) DO UPDATE SET severity = EXCLUDED.severity,
                    routed_unit_ids = EXCLUDED.routed_unit_ids, status = EXCLUDED.status, updated_at = now()
                RETURNING id, subject_key, period""",
-            (subjects, [g.household_id for g in groups], [g.village_code for g in groups],
-             [g.township_code for g in groups], [g.county_code for g in groups], periods,
-             [g.severity for g in groups], [_int_array(g.routed_unit_ids) for g in groups],
-             [g.status for g in groups]),
+            (rows_document(rows),),
         ):
             group_ids[(r["subject_key"], r["period"])] = r["id"]
     if plan.closed_groups:
         conn.execute("UPDATE alerts.alert_groups SET status = 'resolved', updated_at = now() WHERE id = ANY(%b::bigint[])",
                      ([stored.group_ids[k] for k in plan.closed_groups],))
     if plan.alerts:
-        keys, alerts = list(plan.alerts), list(plan.alerts.values())
-        subjects, rules, periods = _columns(keys)
+        rows = [{"group_id": group_ids[a.group], "subject_key": subject_key, "rule_id": rule_id, "rule_name": a.name,
+                 "cause": a.cause, "severity": a.severity, "period": period, "status": a.status, "detail": a.detail,
+                 "source": a.source, "rule_set": a.rule_set_version, "routed_unit_ids": a.routed_unit_ids,
+                 "last_event_id": a.last_event_id, "times_seen": a.times_seen}
+                for (subject_key, rule_id, period), a in plan.alerts.items()]
         conn.execute(
             """INSERT INTO alerts.alerts AS a (group_id, subject_key, rule_id, rule_name, cause, severity, period,
                                                status, detail, source, rule_set, routed_unit_ids, last_event_id,
                                                times_seen)
-               SELECT g, s, r, n, c, sev, p, st, d::jsonb, src, rs, u::bigint[], e, t
-               FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                           %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::int[])
-                    AS x (g, s, r, n, c, sev, p, st, d, src, rs, u, e, t)
+               SELECT group_id, subject_key, rule_id, rule_name, cause, severity, period, status, detail, source,
+                      rule_set, routed_unit_ids, last_event_id, times_seen
+               FROM jsonb_to_recordset(%s::jsonb) AS x (group_id bigint, subject_key text, rule_id text,
+                    rule_name text, cause text, severity text, period text, status text, detail jsonb, source text,
+                    rule_set text, routed_unit_ids bigint[], last_event_id uuid, times_seen int)
                ON CONFLICT (subject_key, rule_id, period) DO UPDATE SET status = EXCLUDED.status,
                    severity = EXCLUDED.severity, detail = EXCLUDED.detail, rule_set = EXCLUDED.rule_set,
                    routed_unit_ids = EXCLUDED.routed_unit_ids, last_seen_at = now(),
                    times_seen = a.times_seen + EXCLUDED.times_seen, last_event_id = EXCLUDED.last_event_id""",
-            ([group_ids[a.group] for a in alerts], subjects, rules, [a.name for a in alerts],
-             [a.cause for a in alerts], [a.severity for a in alerts], periods, [a.status for a in alerts],
-             [orjson.dumps(a.detail).decode() for a in alerts], [a.source for a in alerts],
-             [a.rule_set_version for a in alerts], [_int_array(a.routed_unit_ids) for a in alerts],
-             [a.last_event_id for a in alerts], [a.times_seen for a in alerts]),
+            (rows_document(rows),),
         )
     if plan.resolved_alerts:
         conn.execute("UPDATE alerts.alerts SET status = 'resolved', last_seen_at = now() WHERE id = ANY(%b::bigint[])",
                      ([stored.alert_ids[k] for k in plan.resolved_alerts],))
     return group_ids
-
-
-def _int_array(ids: list[int]) -> str:
-    """A bigint[] literal: arrays of arrays of different lengths cannot go through unnest."""
-    return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
 def units_for_route(conn: psycopg.Connection, county_code: str, township_code: str, key: str,

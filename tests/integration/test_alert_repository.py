@@ -63,11 +63,12 @@ def test_a_large_batch_probes_the_indexes_instead_of_scanning_the_tables(conn):
         (VILLAGE, TOWNSHIP, COUNTY))
     conn.execute("ANALYZE alerts.alert_groups")
     conn.execute("ANALYZE alerts.alerts")
-    keys = [[f"H{i}" for i in range(1, 4001, 2)], ["2023"] * 2000]
-    plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + repo.OPEN_STATE_SQL, keys))
+    keys = [(f"H{i}", "2023") for i in range(1, 4001, 2)]
+    document = repo.rows_document([{"subject_key": s, "period": p} for s, p in keys])
+    plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + repo.OPEN_STATE_SQL, (document,)))
     assert "Seq Scan" not in plan and "Hash" not in plan, plan
     assert "alert_groups_subject_key_period_key" in plan and "alerts_subject_key_rule_id_period_key" in plan, plan
-    stored = repo.open_state_of(conn, list(zip(*keys)))
+    stored = repo.open_state_of(conn, keys)
     assert len(stored.group_status) == 2000 and all(r == {"income_low"} for r in stored.open_rules.values())
 
 
