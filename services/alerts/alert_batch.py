@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from services.alerts.alerting import Decision, group_severity, resolved_rules
 
 Key = tuple[str, str]  # (subject_key, period): a household number or a village code, and a period
@@ -23,9 +25,9 @@ AlertKey = tuple[str, str, str]  # (subject_key, rule_id, period)
 RouteUnits = Callable[[str, str, tuple[str, ...], dict], list[int]]
 
 
-@dataclass(slots=True)
-class Evaluated:
-    """One subject's decisions for one period, from one event (one per event: slots, not frozen)."""
+class Evaluated(msgspec.Struct, gc=False):
+    """One subject's decisions for one period, from one event. One per event, so a msgspec
+    Struct: built in C, and left out of the garbage collector's walks (it holds no cycles)."""
 
     subject_key: str
     household_id: int | None  # None for a village

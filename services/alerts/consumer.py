@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import psycopg
@@ -22,7 +23,7 @@ from services.alerts.alert_batch import Evaluated, Raised, plan_batch
 from services.alerts.alerting import decide
 from services.alerts.model import HouseholdFacts, VillageFacts
 from services.alerts.rule_files import effective_root
-from services.alerts.rules import evaluate_household, evaluate_village, load_rule_set
+from services.alerts.rules import RuleSet, evaluate_household, evaluate_village, load_rule_set
 from services.common.config import get_settings
 from services.common.consumer_base import EventConsumer
 from services.common.events import Envelope, new_envelope, write_outbox_many
@@ -71,7 +72,7 @@ def make_handler(router: Router | None = None):
         now = datetime.now(timezone.utc)
         silences = repo.active_silences(conn)
         root = effective_root(conn)
-        rule_sets: dict[tuple[str, int], object] = {}
+        rule_sets: dict[tuple[str, int], RuleSet] = {}
 
         def rule_set(village: str, year: int):
             if (village, year) not in rule_sets:
@@ -79,7 +80,6 @@ def make_handler(router: Router | None = None):
             return rule_sets[(village, year)]
 
         items: list[Evaluated] = []
-        tally = EvaluationTally()
         villages: dict[tuple[str, int], tuple[str, str, object]] = {}  # (village, year) -> township, county, event
         for env in sorted(events, key=lambda e: e.recorded_at):
             facts = env.payload
@@ -93,7 +93,6 @@ def make_handler(router: Router | None = None):
             items.append(Evaluated(facts.household_no, facts.household_id, facts.village_code, facts.township_code,
                                    facts.county_code, facts.record.period, decisions, rs.version, rs.routes,
                                    env.event_id))
-            tally.add(rs, "household", decisions)
             checked = village_checked.get((facts.village_code, year))
             if env.type == "household.updated" or checked is None or time.monotonic() - checked >= recount_s:
                 villages[(facts.village_code, year)] = (facts.township_code, facts.county_code, env.event_id)
@@ -106,9 +105,8 @@ def make_handler(router: Router | None = None):
                                under_assistance=False, silences=silences, now=now)
             items.append(Evaluated(village, None, village, township, county, str(year), decisions, rs.version,
                                    rs.routes, event_id))
-            tally.add(rs, "village", decisions)
             village_checked[(village, year)] = time.monotonic()
-        tally.publish()
+        publish_evaluations(items, rule_sets.values())
         if not items:
             return
         keys = list({(i.subject_key, i.period) for i in items})
@@ -126,33 +124,24 @@ def make_handler(router: Router | None = None):
     return handle
 
 
-class EvaluationTally:
+def publish_evaluations(items: list[Evaluated], rule_sets: Iterable[RuleSet]) -> None:
     """xianjie_rule_evaluations_total per rule, added once per batch (bounded: rule ids come from
-    files). Counts subjects per rule set and scope, then turns them into per-rule figures once."""
-
-    def __init__(self) -> None:
-        self.subjects: Counter[tuple[int, str]] = Counter()  # (id of the rule set, scope) -> subjects
-        self.rule_sets: dict[int, object] = {}
-        self.raised: Counter[str] = Counter()
-
-    def add(self, rule_set, scope: str, decisions) -> None:
-        self.rule_sets[id(rule_set)] = rule_set
-        self.subjects[(id(rule_set), scope)] += 1
-        if decisions:  # most subjects trip nothing: no set, no Counter.update for them
-            self.raised.update({d.finding.rule_id for d in decisions})
-
-    def publish(self) -> None:
-        evaluated: Counter[str] = Counter()
-        for (rs_id, scope), n in self.subjects.items():
-            for rule in self.rule_sets[rs_id].rules:
-                if rule.enabled and rule.condition.scope == scope:
-                    evaluated[rule.id] += n
-        for rule_id, n in evaluated.items():
-            raised = self.raised[rule_id]
-            if raised:
-                RULE_EVALUATIONS.labels(rule_id, "raised").inc(raised)
-            if n - raised:
-                RULE_EVALUATIONS.labels(rule_id, "clear").inc(n - raised)
+    files): every subject evaluated counts once for each enabled rule of its scope in its rule
+    set, as raised or clear. Worked out from the batch's items, not counted per event."""
+    rules_of = {rs.version: rs.rules for rs in rule_sets}
+    subjects = Counter((i.rule_set_version, i.household_id is None) for i in items)  # (version, village?)
+    raised = Counter(d.finding.rule_id for i in items if i.decisions for d in i.decisions)
+    evaluated: Counter[str] = Counter()
+    for (version, village), n in subjects.items():
+        scope = "village" if village else "household"
+        for rule in rules_of[version]:
+            if rule.enabled and rule.condition.scope == scope:
+                evaluated[rule.id] += n
+    for rule_id, n in evaluated.items():
+        if raised[rule_id]:
+            RULE_EVALUATIONS.labels(rule_id, "raised").inc(raised[rule_id])
+        if n - raised[rule_id]:
+            RULE_EVALUATIONS.labels(rule_id, "clear").inc(n - raised[rule_id])
 
 
 def _raised_event(raised: Raised, group_id: int, now: datetime) -> Envelope:

@@ -149,14 +149,14 @@ class EventConsumer:
         """Apply a batch in one transaction; the caller commits offsets after it returns."""
         result = BatchResult()
         envelopes: list[Envelope] = []
-        origin: dict = {}
+        origins: list = []  # the record of each envelope, for a dead letter if applying it fails
         for record in records:
             decoded = self.decode(record)
             if isinstance(decoded, DeadLetter):
                 result.dead_letters.append(decoded)
             else:
                 envelopes.append(decoded)
-                origin[decoded.event_id] = record
+                origins.append(record)
         try:
             with conn.transaction():
                 self.replan(conn)
@@ -166,7 +166,7 @@ class EventConsumer:
         except Exception:
             log.exception("%s: batch failed, applying its events one by one", self.name)
             result.applied, result.duplicates = [], 0
-            for env in envelopes:
+            for env, r in zip(envelopes, origins):
                 try:
                     with conn.transaction():
                         result.applied += self._apply_new(conn, [env], result)
@@ -174,7 +174,6 @@ class EventConsumer:
                     raise
                 except Exception as e:
                     EVENTS_FAILED.labels(self.name, env.type).inc()
-                    r = origin[env.event_id]
                     result.dead_letters.append(
                         DeadLetter(r.topic, r.partition, r.offset, r.key, r.value, f"handler failed: {e!r}"[:500])
                     )
@@ -183,7 +182,7 @@ class EventConsumer:
     def _apply_new(self, conn: psycopg.Connection, envelopes: list[Envelope], result: BatchResult) -> list[Envelope]:
         if not envelopes:
             return []
-        unique = list({e.event_id: e for e in envelopes}.values())
+        unique = list({e.event_id.int: e for e in envelopes}.values())  # UUID.__hash__ is Python; its int's is not
         fresh = self._record_processed(conn, unique)
         result.duplicates += len(envelopes) - len(fresh)
         by_type: dict[str, list[Envelope]] = {}
