@@ -32,8 +32,7 @@ OPEN_STATE_SQL = """
     JOIN LATERAL (SELECT g.id, g.status FROM alerts.alert_groups g
                   WHERE g.subject_key = k.subject_key AND g.period = k.period OFFSET 0) g ON true
     LEFT JOIN LATERAL (SELECT a.id, a.rule_id FROM alerts.alerts a
-                       WHERE a.subject_key = k.subject_key AND a.period = k.period
-                         AND a.status <> 'resolved' OFFSET 0) a ON true"""
+                       WHERE a.group_id = g.id AND a.status <> 'resolved' OFFSET 0) a ON true"""
 
 
 def open_state_of(conn: psycopg.Connection, keys: list[Key]) -> StoredState:

@@ -67,7 +67,7 @@ def test_a_large_batch_probes_the_indexes_instead_of_scanning_the_tables(conn):
     document = repo.rows_document([{"subject_key": s, "period": p} for s, p in keys])
     plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + repo.OPEN_STATE_SQL, (document,)))
     assert "Seq Scan" not in plan and "Hash" not in plan, plan
-    assert "alert_groups_subject_key_period_key" in plan and "alerts_subject_key_rule_id_period_key" in plan, plan
+    assert "alert_groups_subject_key_period_key" in plan and "alerts_group_idx" in plan, plan
     stored = repo.open_state_of(conn, keys)
     assert len(stored.group_status) == 2000 and all(r == {"income_low"} for r in stored.open_rules.values())
 
