@@ -81,21 +81,28 @@ def make_handler(router: Router | None = None):
 
         items: list[Evaluated] = []
         villages: dict[tuple[str, int], tuple[str, str, object]] = {}  # (village, year) -> township, county, event
+        # (village, period) -> its rule set, and whether the village is due to be counted again:
+        # worked out once per batch, not per event
+        periods: dict[tuple[str, str], tuple[RuleSet, bool]] = {}
         for env in sorted(events, key=lambda e: e.recorded_at):
             facts = env.payload
-            if facts.record is None:
+            record = facts.record
+            if record is None:
                 continue
-            year = int(facts.record.period[:4])
-            rs = rule_set(facts.village_code, year)
-            decisions = decide(evaluate_household(facts, rs), subject_key=facts.household_no,
-                               village_code=facts.village_code, under_assistance=facts.under_assistance,
-                               silences=silences, now=now)
+            village_period = periods.get((facts.village_code, record.period))
+            if village_period is None:
+                rs = rule_set(facts.village_code, int(record.period[:4]))
+                checked = village_checked.get((facts.village_code, rs.year))
+                village_period = periods[(facts.village_code, record.period)] = (
+                    rs, checked is None or time.monotonic() - checked >= recount_s)
+            rs, recount = village_period
+            findings = evaluate_household(facts, rs)
+            decisions = decide(findings, subject_key=facts.household_no, village_code=facts.village_code,
+                               under_assistance=facts.under_assistance, silences=silences, now=now) if findings else []
             items.append(Evaluated(facts.household_no, facts.household_id, facts.village_code, facts.township_code,
-                                   facts.county_code, facts.record.period, decisions, rs.version, rs.routes,
-                                   env.event_id))
-            checked = village_checked.get((facts.village_code, year))
-            if env.type == "household.updated" or checked is None or time.monotonic() - checked >= recount_s:
-                villages[(facts.village_code, year)] = (facts.township_code, facts.county_code, env.event_id)
+                                   facts.county_code, record.period, decisions, rs.version, rs.routes, env.event_id))
+            if recount or env.type == "household.updated":
+                villages[(facts.village_code, rs.year)] = (facts.township_code, facts.county_code, env.event_id)
         counts = repo.village_counts(conn, list({village for village, _ in villages})) if villages else {}
         for (village, year), (township, county, event_id) in villages.items():
             c, rs = counts[village], rule_set(village, year)
