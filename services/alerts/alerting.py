@@ -46,8 +46,6 @@ def decide(
     now: datetime,
 ) -> list[Decision]:
     """The status of each finding of one subject in one period."""
-    if not findings:
-        return []
     top_by_cause: dict[str, int] = {}
     for f in findings:
         top_by_cause[f.cause] = max(top_by_cause.get(f.cause, -1), SEVERITY_RANK[f.severity])
