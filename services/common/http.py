@@ -8,6 +8,7 @@ answers 503 naming whichever is down, so an orchestrator stops sending traffic.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import itertools
 import logging
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Annotated
 
 import psycopg
@@ -200,6 +202,16 @@ class RequestContext:
                 HTTP_LATENCY.labels(self.service, scope["method"], template).observe(time.perf_counter() - started)
 
 
+@cache
+def _freeze_startup_objects() -> None:
+    """Move what the process holds once started (modules, routes, pydantic validators: some
+    140,000 objects) out of the cyclic collector's sight, once per process. A full collection
+    walked them all and stopped the event loop for 80-90 ms, twice in 15 s under the inbox
+    load: the requests waiting then were its p99. The young generations are still collected."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     *,
     service: str,
@@ -222,6 +234,7 @@ def create_app(
         await read_pool.open(wait=False)
         watch_pool(service, pool)
         watch_pool(f"{service}-read", read_pool)
+        _freeze_startup_objects()
         try:
             yield
         finally:
@@ -230,7 +243,10 @@ def create_app(
             await read_pool.close()
             pool.close()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry instrumentation off: the metrics are Prometheus's
+    # (RequestContext), and with no OpenTelemetry SDK set up it only asked, on every
+    # request, whether one had been.
+    app = FastAPI(title=title, lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.service = service
     app.openapi = _openapi_with_our_errors(app)
 

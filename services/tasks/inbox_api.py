@@ -21,6 +21,7 @@ from services.common.auth import Principal, admit, caller_id, require
 from services.common.db import reading
 from services.common.excel_http import XLSX_RESPONSE, Format, export_format, export_rows, xlsx_download
 from services.common.http import MAX_ID, DbId
+from services.common.query_params import QueryModel
 from services.common.units import jurisdiction_prefix
 from services.tasks import inbox_repository as repo
 from services.tasks.inbox_schemas import (
@@ -80,9 +81,12 @@ INBOX_COLUMNS = [
 ]
 
 
+_inbox_query = QueryModel(InboxQuery)
+
+
 @router.get("/inbox", response_model=InboxPage, responses=XLSX_RESPONSE, tags=["待办"],
-            summary="本单位待办:已开启的步骤,按截止时间排序")
-async def inbox(request: Request, q: Annotated[InboxQuery, Query()], user_id: int = Depends(caller_id)):
+            summary="本单位待办:已开启的步骤,按截止时间排序", openapi_extra=_inbox_query.openapi)
+async def inbox(request: Request, user_id: int = Depends(caller_id), q: InboxQuery = Depends(_inbox_query)):
     """The caller is read and admitted in the inbox's own statement (`inbox_of_caller`), and
     the page is sent as PostgreSQL built it: the most visited route does one round trip.
     (A caller with a good token whose query is malformed hears 422 before their row is read.)"""

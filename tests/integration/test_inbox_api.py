@@ -18,7 +18,7 @@ from services.common.excel import XLSX_MEDIA_TYPE
 from services.common.http import create_app
 from services.demo import load_demo
 from services.tasks import api, inbox_api, inbox_repository
-from services.tasks.inbox_schemas import STATUS_LABELS, InboxItem, InboxPage
+from services.tasks.inbox_schemas import MAX_LIMIT, STATUS_LABELS, InboxItem, InboxPage
 
 pytestmark = pytest.mark.integration
 
@@ -221,8 +221,9 @@ def test_inbox_bad_input_gets_field_and_reason(client, inbox_data):
                           ({"format": "pdf"}, "format")]:
         errs = errors(client.get("/api/inbox", headers=h, params=params))
         assert field in errs and errs[field], (params, errs)
-    r = client.get("/api/inbox")
-    assert r.status_code == 401 and "令牌" in r.json()["detail"]
+    for params in ({}, {"limit": 0}):  # no token: refused before the query string is read
+        r = client.get("/api/inbox", params=params)
+        assert r.status_code == 401 and "令牌" in r.json()["detail"]
     r = client.get("/api/inbox", headers={"Authorization": "Bearer nonsense"})
     assert r.status_code == 401
 
@@ -618,6 +619,11 @@ def test_openapi_documents_every_route_with_schemas(client):
         content = paths[path][method]["responses"]["200"]["content"]
         assert content["application/json"]["schema"]["$ref"].endswith("/" + model), path
     assert XLSX_MEDIA_TYPE in paths["/api/inbox"]["get"]["responses"]["200"]["content"]
+    inbox_params = {p["name"]: p for p in paths["/api/inbox"]["get"]["parameters"]}
+    assert set(inbox_params) == {"status", "overdue", "task_id", "document_id", "period", "kind", "limit", "offset",
+                                 "format"}
+    assert all(p["in"] == "query" and not p["required"] for p in inbox_params.values())
+    assert inbox_params["limit"]["schema"]["maximum"] == MAX_LIMIT and inbox_params["period"]["description"]
     assert "InstructionRequest" in spec["components"]["schemas"]
 
 
