@@ -10,7 +10,7 @@ Updates and live elsewhere.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from psycopg_pool import ConnectionPool
