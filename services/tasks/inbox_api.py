@@ -109,12 +109,29 @@ def _inbox_xlsx(pool: ConnectionPool, p: Principal, filters: dict):
 
 # ---------------------------------------------------------------- the office's review queue
 
-@router.get("/reviews", response_model=ReviewPage, tags=["待办"],
+REVIEW_COLUMNS = [
+    excel.Column("unit_name", "单位", width=24),
+    excel.Column(lambda r: f"{r['task_ref']} {r['task_title']}", "任务", width=40),
+    excel.Column("label", "步骤"),
+    excel.Column("period", "期间"),
+    excel.Column("due_date", "截止时间"),
+    excel.Column("status_label", "状态"),
+    excel.Column("submitted_at", "报送时间"),
+    excel.Column(lambda r: "是" if r["extension_requested"] else "", "申请延期"),
+]
+
+
+@router.get("/reviews", response_model=ReviewPage, responses=XLSX_RESPONSE, tags=["待办"],
             summary="待审核:本辖区各单位已报送的材料和延期申请,等待最久的在前")
-def reviews(request: Request, page: dict = Depends(_page), p: Principal = Depends(require("office_admin"))):
+def reviews(request: Request, page: dict = Depends(_page), fmt: Format = Depends(export_format),
+            p: Principal = Depends(require("office_admin"))):
+    prefix = _prefix(p)
     with request.app.state.pool.connection() as conn:
-        total = repo.count_reviews(conn, _prefix(p))
-        rows = repo.list_reviews(conn, _prefix(p), **page)
+        total = repo.count_reviews(conn, prefix)
+        if fmt == "xlsx":
+            rows = export_rows(total, lambda lim, off: repo.list_reviews(conn, prefix, limit=lim, offset=off))
+            return xlsx_download("待审核事项", "待审核事项", REVIEW_COLUMNS, [_labelled(r) for r in rows])
+        rows = repo.list_reviews(conn, prefix, **page)
     return {"total": total, **page, "items": [_labelled(r) for r in rows]}
 
 
@@ -263,15 +280,32 @@ def progress(
 
 # ---------------------------------------------------------------- notifications
 
-@router.get("/notifications", response_model=NotificationPage, tags=["通知"], summary="本人和本单位的通知,最新在前")
+NOTIFICATION_COLUMNS = [
+    excel.Column("at", "时间"),
+    excel.Column("title", "标题", width=20),
+    excel.Column("body", "内容", width=48),
+    excel.Column("task_title", "任务", width=32),
+    excel.Column("step_label", "步骤"),
+    excel.Column(lambda r: "已读" if r["read"] else "未读", "状态"),
+    excel.Column("read_at", "阅读时间"),
+]
+
+
+@router.get("/notifications", response_model=NotificationPage, responses=XLSX_RESPONSE, tags=["通知"],
+            summary="本人和本单位的通知,最新在前")
 def notifications(
     request: Request,
     unread: bool | None = Query(None, description="true 只看未读,false 只看已读"),
     page: dict = Depends(_page),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require()),
 ):
     with request.app.state.pool.connection() as conn:
         total = repo.count_notifications(conn, p.user_id, p.unit_id, unread)
+        if fmt == "xlsx":
+            rows = export_rows(total, lambda lim, off: repo.list_notifications(
+                conn, p.user_id, p.unit_id, unread, limit=lim, offset=off))
+            return xlsx_download(f"{p.unit_name}通知", "通知", NOTIFICATION_COLUMNS, rows)
         unread_total = total if unread else repo.count_notifications(conn, p.user_id, p.unit_id, True)
         rows = repo.list_notifications(conn, p.user_id, p.unit_id, unread, **page)
     return {"total": total, "unread": unread_total, **page, "items": rows}

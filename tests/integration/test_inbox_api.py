@@ -606,6 +606,13 @@ def test_notifications_own_and_unit_newest_first_and_read(client, db):
     assert "limit" in errors(client.get("/api/notifications", headers=staff, params={"limit": -5}))
     assert client.get("/api/notifications").status_code == 401
 
+    ws = sheet(client.get("/api/notifications", headers=staff, params={"format": "xlsx"}))
+    assert [c.value for c in ws[2]] == ["序号", "时间", "标题", "内容", "任务", "步骤", "状态", "阅读时间"]
+    assert [ws.cell(row=r, column=3).value for r in range(3, ws.max_row + 1)] == ["个人提醒", "个人(单位内)", "单位提醒"]
+    assert [ws.cell(row=r, column=7).value for r in range(3, 6)] == ["未读", "已读", "已读"]
+    ws = sheet(client.get("/api/notifications", headers=staff, params={"format": "xlsx", "unread": "true"}))
+    assert ws.max_row == 2 + 1 and ws["C3"].value == "个人提醒"
+
 
 def test_openapi_documents_every_route_with_schemas(client):
     spec = client.get("/openapi.json").json()
@@ -639,3 +646,11 @@ def test_the_office_reviews_what_units_submitted_and_extensions_asked(client, in
     assert page["items"][0]["status_label"] and page["items"][1]["extension_requested"] is True
     assert client.get("/api/reviews", headers=login(client, "yaoan_rsj")).status_code == 403
     assert client.get("/api/reviews", headers=login(client, "qingyang_office")).json()["total"] == 0
+
+    ws = sheet(client.get("/api/reviews", headers=login(client, "yaoan_office"), params={"format": "xlsx"}))
+    assert [c.value for c in ws[2]] == ["序号", "单位", "任务", "步骤", "期间", "截止时间", "状态", "报送时间", "申请延期"]
+    assert ws.max_row == 2 + 2
+    first, second = [c.value for c in ws[3]], [c.value for c in ws[4]]
+    assert first[1] == "县人力资源和社会保障局" and first[6] == STATUS_LABELS["submitted"] and isinstance(first[7], datetime)
+    assert first[8] in ("", None) and second[8] == "是"
+    assert "format" in errors(client.get("/api/reviews", headers=login(client, "yaoan_office"), params={"format": "csv"}))

@@ -4,12 +4,14 @@ demo user logs in, sees their role's pages in Chinese, posts the forms and reads
 the results; refusals come back as Chinese banners, never JSON."""
 
 import html
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -182,6 +184,11 @@ def test_the_office_finds_what_waits_for_its_review(portal, db):
     assert r.status_code == 200
     assert re.findall(r'<a href="/steps/(\d+)">', r.text) == [str(waiting)]
     assert "县人力资源和社会保障局" in r.text and "审核报送材料" in r.text
+    assert 'href="/files/tasks/api/reviews"' in r.text
+    xlsx = portal.get("/files/tasks/api/reviews")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    ws = load_workbook(io.BytesIO(xlsx.content)).active
+    assert ws.max_row == 2 + 1 and ws["B3"].value == "县人力资源和社会保障局"
     login(portal, "yaoan_nync")
     r = portal.get("/reviews")
     assert r.status_code == 403 and "无权" in r.text
@@ -216,8 +223,13 @@ def test_notifications_list_and_mark_read(portal, db):
     assert re.search(r'通知</b><span class="count">1</span>', home.text)
     r = portal.get("/notifications")
     assert "月报即将到期" in r.text and "请于5日前报送" in r.text and "未读 1 条" in r.text
+    assert 'href="/files/tasks/api/notifications?unread="' in r.text
+    xlsx = portal.get("/files/tasks/api/notifications?unread=")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert load_workbook(io.BytesIO(xlsx.content)).active["C3"].value == "月报即将到期"
     r = portal.post(f"/notifications/{nid}/read")
     assert notice(r) == "已标记为已读" and "未读 0 条" in r.text
+    assert 'href="/files/tasks/api/notifications?unread=true"' in portal.get("/notifications?unread=true").text
     login(portal, "yaoan_nync")
     assert "暂时没有通知" in portal.get("/notifications").text
 
