@@ -15,8 +15,11 @@ from services.portal.views import backend, current_user
 
 router = APIRouter()
 
+# The lists among the downloads: passed on in their Excel form only (`?format=xlsx`).
+LISTS = {"tasks": ("inbox", "escalations", "progress", "reviews", "notifications", "users", "audit"),
+         "alerts": ("cases",)}
 DOWNLOADS = {
-    "tasks": re.compile(r"^api/(inbox|escalations|progress|reviews|notifications)$|^api/attachments/\d+$|^api/policies/\d+/original$"
+    "tasks": re.compile(rf"^api/({'|'.join(LISTS['tasks'])})$|^api/attachments/\d+$|^api/policies/\d+/original$"
                         r"|^api/ledgers/\d+/export$"),
     "alerts": re.compile(r"^api/cases$|^api/households/(template|export)\.xlsx$|^api/alerts/export\.xlsx$"
                          r"|^api/import-jobs/[\w-]+/errors\.xlsx$|^api/cases/\d+/notice$"),
@@ -32,8 +35,8 @@ def download(request: Request, service: str, path: str):
     if pattern is None or not pattern.match(path):
         raise ApiError(404, "没有这个下载")
     params = dict(request.query_params)
-    if path in ("api/inbox", "api/escalations", "api/progress", "api/reviews", "api/notifications", "api/cases"):
-        params["format"] = "xlsx"  # the lists: only their Excel form
+    if path.removeprefix("api/") in LISTS.get(service, ()):
+        params["format"] = "xlsx"
     clean = {k: v for k, v in params.items() if v != ""}
     response = backend(request).request(service, "GET", f"/{path}", user.token, params=clean)
     headers = {k: v for k, v in response.headers.items() if k.lower() in PASSED_HEADERS}

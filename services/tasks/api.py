@@ -3,13 +3,15 @@ the audit log (policies, tasks and inboxes join it in later modules)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from services.common import audit
+from services.common import audit, excel
 from services.common.auth import (
+    ROLE_LABELS,
     Principal,
     authenticate,
     clear_failures,
@@ -21,6 +23,7 @@ from services.common.auth import (
     require,
 )
 from services.common.config import get_settings
+from services.common.excel_http import XLSX_RESPONSE, Format, export_format, export_uncounted, xlsx_download
 from services.common.http import DbId, create_app
 from services.common.units import jurisdiction_prefix, resolve_names
 from services.tasks import attachment_api, identity, inbox_api, ledger_api, policy_api, repository, step_api
@@ -117,14 +120,28 @@ def resolve(body: ResolveRequest, request: Request, p: Principal = Depends(requi
         ]
 
 
-@router.get("/users", response_model=list[User], tags=["用户"], summary="用户列表")
+USER_COLUMNS = [
+    excel.Column("username", "用户名"),
+    excel.Column("full_name", "姓名"),
+    excel.Column("unit_name", "单位", width=28),
+    excel.Column(lambda r: "、".join(ROLE_LABELS.get(role, role) for role in r["roles"]), "角色", width=36),
+    excel.Column(lambda r: "已停用" if r["disabled"] else "正常", "状态"),
+    excel.Column("created_at", "创建时间"),
+]
+
+
+@router.get("/users", response_model=list[User], responses=XLSX_RESPONSE, tags=["用户"], summary="用户列表")
 def users(
     request: Request,
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require("office_admin")),
 ):
     with request.app.state.pool.connection() as conn:
+        if fmt == "xlsx":
+            rows = export_uncounted(lambda lim, off: repository.list_users(conn, _prefix(p), lim, off))
+            return xlsx_download(f"{p.unit_name}用户名单", "用户名单", USER_COLUMNS, rows)
         return repository.list_users(conn, _prefix(p), limit, offset)
 
 
@@ -156,7 +173,24 @@ def update_user(user_id: DbId, body: UserUpdate, request: Request, p: Principal 
         )
 
 
-@router.get("/audit", response_model=list[AuditEntry], tags=["审计"], summary="审计日志")
+def _json_text(value: dict | None) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str) if value is not None else ""
+
+
+AUDIT_COLUMNS = [
+    excel.Column("at", "时间"),
+    excel.Column(lambda r: r["username"] or "系统", "用户"),
+    excel.Column("action", "操作", width=24),
+    excel.Column("entity", "对象"),
+    excel.Column("entity_id", "对象编号"),
+    excel.Column("service", "服务"),
+    excel.Column(lambda r: _json_text(r["before"]), "修改前", width=48),
+    excel.Column(lambda r: _json_text(r["after"]), "修改后", width=48),
+    excel.Column("request_id", "请求编号", width=24),
+]
+
+
+@router.get("/audit", response_model=list[AuditEntry], responses=XLSX_RESPONSE, tags=["审计"], summary="审计日志")
 def audit_log(
     request: Request,
     entity: str | None = Query(None, max_length=50),
@@ -167,13 +201,19 @@ def audit_log(
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require("office_admin")),
 ):
-    with request.app.state.pool.connection() as conn:
+    def search(lim: int, off: int) -> list[dict]:
         return audit.search(
             conn, region_prefix=_prefix(p), entity=entity, entity_id=entity_id, username=username, action=action,
-            since=since, until=until, limit=limit, offset=offset,
+            since=since, until=until, limit=lim, offset=off,
         )
+
+    with request.app.state.pool.connection() as conn:
+        if fmt == "xlsx":
+            return xlsx_download("审计日志", "审计日志", AUDIT_COLUMNS, export_uncounted(search))
+        return search(limit, offset)
 
 
 # The inbox's routes first: the router tries routes in order, and the inbox is the page every

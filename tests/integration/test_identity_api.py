@@ -1,13 +1,17 @@
 """The tasks API's identity routes against a real PostgreSQL: login, tokens,
 authority by role, unit and jurisdiction, and the audit row of every change."""
 
+import io
 import time
+from datetime import datetime
 
 import jwt
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
+from services.common import excel_http
 from services.common.auth import issue_token
 from services.common.config import get_settings
 from services.demo import load_demo
@@ -32,6 +36,12 @@ def login(client, username, password=PASSWORD) -> dict:
     r = client.post("/api/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def sheet(r):
+    assert r.status_code == 200, r.text
+    assert "attachment" in r.headers["content-disposition"]
+    return load_workbook(io.BytesIO(r.content)).active
 
 
 def audit_rows(client, headers, **filters) -> list[dict]:
@@ -141,6 +151,40 @@ def test_user_creation_and_disabling_are_audited_and_take_effect(client):
     assert client.post("/api/auth/login", json={"username": "mzj_staff", "password": "s3cret-pass"}).status_code == 401
     updated = audit_rows(client, office, entity="user", entity_id=str(user_id), action="user.update")
     assert updated[0]["before"]["disabled"] is False and updated[0]["after"]["disabled"] is True
+
+
+def test_users_and_the_audit_log_export_to_excel(client, monkeypatch):
+    office = login(client, "yaoan_office")
+    unit = client.get("/api/units", headers=office, params={"q": "县民政局"}).json()[0]
+    r = client.post("/api/users", headers=office, json={
+        "username": "mzj_head", "full_name": "=民政局长", "unit_id": unit["id"], "roles": ["unit_staff", "unit_head"],
+        "password": "s3cret-pass"})
+    user_id = r.json()["id"]
+    client.patch(f"/api/users/{user_id}", headers=office, json={"disabled": True})
+
+    ws = sheet(client.get("/api/users", headers=office, params={"format": "xlsx"}))
+    assert [c.value for c in ws[2]] == ["序号", "用户名", "姓名", "单位", "角色", "状态", "创建时间"]
+    rows = {r[1]: r for r in ws.iter_rows(min_row=3, values_only=True)}
+    assert set(rows) == {u["username"] for u in client.get("/api/users", headers=office, params={"limit": 1000}).json()}
+    assert "qingyang_office" not in rows, "the office's jurisdiction only"
+    assert rows["mzj_head"][2:4] == ("=民政局长", "县民政局") and rows["mzj_head"][5] == "已停用"
+    assert set(rows["mzj_head"][4].split("、")) == {"单位经办人", "单位负责人"}
+    assert rows["yaoan_rsj"][5] == "正常"
+
+    ws = sheet(client.get("/api/audit", headers=office, params={"format": "xlsx", "entity": "user",
+                                                                  "entity_id": str(user_id)}))
+    assert [c.value for c in ws[2]] == ["序号", "时间", "用户", "操作", "对象", "对象编号", "服务", "修改前", "修改后",
+                                        "请求编号"]
+    assert [r[3] for r in ws.iter_rows(min_row=3, values_only=True)] == ["user.update", "user.create"], "newest first"
+    update = next(ws.iter_rows(min_row=3, max_row=3, values_only=True))
+    assert update[2] == "yaoan_office" and '"disabled": true' in update[8] and '"disabled": false' in update[7]
+    assert isinstance(update[1], datetime)
+
+    monkeypatch.setattr(excel_http, "EXPORT_MAX_ROWS", 2)
+    r = client.get("/api/audit", headers=office, params={"format": "xlsx"})
+    assert r.status_code == 422 and "超过上限 2 行" in r.json()["detail"]
+    assert "format" in {e["field"] for e in client.get("/api/users", headers=office, params={"format": "pdf"}).json()["errors"]}
+    assert client.get("/api/audit", headers=login(client, "yaoan_rsj"), params={"format": "xlsx"}).status_code == 403
 
 
 def test_bad_user_input_gets_field_errors_and_writes_nothing(client):

@@ -166,7 +166,8 @@ def test_inbox_colours_urgency_pages_and_exports(portal, db):
     xlsx = portal.get("/files/tasks/api/inbox?status=&overdue=")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert "attachment" in xlsx.headers["content-disposition"]
-    assert portal.get("/files/tasks/api/users").status_code == 404, "only the download routes pass"
+    for path in ("/files/tasks/api/units", "/files/tasks/api/me", "/files/tasks/api/steps/1", "/files/nowhere/api/inbox"):
+        assert portal.get(path).status_code == 404, f"only the download routes pass: {path}"
 
     login(portal, "yaoan_nync")
     r = portal.get("/inbox")
@@ -477,8 +478,6 @@ def test_household_form_shows_field_errors_beside_the_field_and_saves(portal):
 # ---------------------------------------------------------------- the office's registers
 
 def test_ledger_import_view_and_export_users_units_and_audit(portal):
-    import io
-
     from openpyxl import Workbook
 
     def xlsx(rows):
@@ -523,6 +522,12 @@ def test_ledger_import_view_and_export_users_units_and_audit(portal):
     assert "县乡村振兴局" in r.text
     r = portal.get("/audit?username=yaoan_office")
     assert "auth.login" in r.text and "ledger" in r.text
+    link = html.unescape(re.search(r'href="(/files/tasks/api/audit\?[^"]*)"', r.text).group(1))
+    assert link == "/files/tasks/api/audit?username=yaoan_office&action="
+    ws = load_workbook(io.BytesIO(portal.get(link).content)).active
+    assert {row[2] for row in ws.iter_rows(min_row=3, values_only=True)} == {"yaoan_office"}
+    users = load_workbook(io.BytesIO(portal.get("/files/tasks/api/users").content)).active
+    assert "rsj_clerk2" in {row[1] for row in users.iter_rows(min_row=3, values_only=True)}
 
     login(portal, "yaoan_rsj")
     r = portal.get("/audit")
