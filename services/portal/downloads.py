@@ -16,7 +16,8 @@ from services.portal.views import backend, current_user
 router = APIRouter()
 
 # The lists among the downloads: passed on in their Excel form only (`?format=xlsx`).
-LISTS = {"tasks": ("inbox", "escalations", "progress", "reviews", "notifications", "users", "audit"),
+LISTS = {"tasks": ("inbox", "escalations", "progress", "reviews", "notifications", "users", "units",
+                   "audit"),
          "alerts": ("cases",)}
 DOWNLOADS = {
     "tasks": re.compile(rf"^api/({'|'.join(LISTS['tasks'])})$|^api/attachments/\d+$|^api/policies/\d+/original$"

@@ -28,6 +28,7 @@ from services.common.http import DbId, create_app
 from services.common.units import jurisdiction_prefix, resolve_names
 from services.tasks import attachment_api, identity, inbox_api, ledger_api, policy_api, repository, step_api
 from services.tasks.schemas import (
+    UNIT_KIND_LABELS,
     AuditEntry,
     LoginRequest,
     Region,
@@ -81,16 +82,30 @@ def regions(request: Request, parent: str | None = Query(None, pattern=r"^\d{12}
         return repository.list_regions(conn, _prefix(p), parent)
 
 
-@router.get("/units", response_model=list[Unit], tags=["单位"], summary="单位列表")
+UNIT_COLUMNS = [
+    excel.Column("id", "编号"),
+    excel.Column("name", "名称", width=28),
+    excel.Column(lambda r: "、".join(r["aliases"]), "简称、曾用名", width=32),
+    excel.Column(lambda r: UNIT_KIND_LABELS.get(r["kind"], r["kind"]), "类型"),
+    excel.Column("region_code", "区划代码"),
+    excel.Column(lambda r: "已确认" if r["confirmed"] else "待确认", "状态"),
+]
+
+
+@router.get("/units", response_model=list[Unit], responses=XLSX_RESPONSE, tags=["单位"], summary="单位列表")
 def units(
     request: Request,
     region: str | None = Query(None, pattern=r"^\d{12}$"),
     q: str | None = Query(None, max_length=50),
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
+    fmt: Format = Depends(export_format),
     p: Principal = Depends(require()),
 ):
     with request.app.state.pool.connection() as conn:
+        if fmt == "xlsx":
+            rows = export_uncounted(lambda lim, off: repository.list_units(conn, _prefix(p), region, q, lim, off))
+            return xlsx_download("单位名录", "单位名录", UNIT_COLUMNS, rows)
         return repository.list_units(conn, _prefix(p), region, q, limit, offset)
 
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Role = Literal["office_admin", "unit_staff", "unit_head", "leader", "data_entry", "ops"]
 UnitKind = Literal["office", "department", "township", "village", "party_committee", "government", "enterprise", "other"]
+UNIT_KIND_LABELS = {"office": "领导小组办公室", "department": "部门", "township": "乡镇", "village": "村(社区)",
+                    "party_committee": "党委", "government": "政府", "enterprise": "企业", "other": "其他"}
 
 
 class Strict(BaseModel):

@@ -4,6 +4,7 @@ authority by role, unit and jurisdiction, and the audit row of every change."""
 import io
 import time
 from datetime import datetime
+from typing import get_args
 
 import jwt
 import psycopg
@@ -15,6 +16,7 @@ from services.common import excel_http
 from services.common.auth import issue_token
 from services.common.config import get_settings
 from services.demo import load_demo
+from services.tasks.schemas import UNIT_KIND_LABELS, UnitKind
 
 pytestmark = pytest.mark.integration
 
@@ -179,6 +181,12 @@ def test_users_and_the_audit_log_export_to_excel(client, monkeypatch):
     update = next(ws.iter_rows(min_row=3, max_row=3, values_only=True))
     assert update[2] == "yaoan_office" and '"disabled": true' in update[8] and '"disabled": false' in update[7]
     assert isinstance(update[1], datetime)
+
+    ws = sheet(client.get("/api/units", headers=office, params={"format": "xlsx", "q": "县民政局"}))
+    assert [c.value for c in ws[2]] == ["序号", "编号", "名称", "简称、曾用名", "类型", "区划代码", "状态"]
+    assert [r[2] for r in ws.iter_rows(min_row=3, values_only=True)] == ["县民政局"]
+    assert next(ws.iter_rows(min_row=3, values_only=True))[4:] == ("部门", "532325000000", "已确认")
+    assert set(UNIT_KIND_LABELS) == set(get_args(UnitKind)), "every kind of unit has its Chinese name"
 
     monkeypatch.setattr(excel_http, "EXPORT_MAX_ROWS", 2)
     r = client.get("/api/audit", headers=office, params={"format": "xlsx"})

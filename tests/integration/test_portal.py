@@ -166,7 +166,7 @@ def test_inbox_colours_urgency_pages_and_exports(portal, db):
     xlsx = portal.get("/files/tasks/api/inbox?status=&overdue=")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert "attachment" in xlsx.headers["content-disposition"]
-    for path in ("/files/tasks/api/units", "/files/tasks/api/me", "/files/tasks/api/steps/1", "/files/nowhere/api/inbox"):
+    for path in ("/files/tasks/api/regions", "/files/tasks/api/me", "/files/tasks/api/steps/1", "/files/nowhere/api/inbox"):
         assert portal.get(path).status_code == 404, f"only the download routes pass: {path}"
 
     login(portal, "yaoan_nync")
@@ -520,6 +520,9 @@ def test_ledger_import_view_and_export_users_units_and_audit(portal):
     login(portal, "yaoan_office")
     r = portal.get("/units?q=县扶贫办")
     assert "县乡村振兴局" in r.text
+    assert 'href="/files/tasks/api/units?q=%E5%8E%BF%E6%89%B6%E8%B4%AB%E5%8A%9E"' in r.text
+    units = load_workbook(io.BytesIO(portal.get("/files/tasks/api/units?q=县扶贫办").content)).active
+    assert [row[2] for row in units.iter_rows(min_row=3, values_only=True)] == ["县乡村振兴局"]
     r = portal.get("/audit?username=yaoan_office")
     assert "auth.login" in r.text and "ledger" in r.text
     link = html.unescape(re.search(r'href="(/files/tasks/api/audit\?[^"]*)"', r.text).group(1))
