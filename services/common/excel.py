@@ -8,7 +8,9 @@ numbers, dates stay dates) except that
 - times with a time zone are shown in Asia/Shanghai (Excel has no time zones);
 - booleans are written 是 / 否;
 - text is always text: a title beginning with "=" is not turned into a formula, and
-  control characters that the xlsx format cannot hold are dropped, not fatal.
+  control characters that the xlsx format cannot hold are dropped, not fatal;
+- text longer than Excel holds in a cell (32,767 characters) is cut there and says so:
+  Excel would otherwise call the whole file damaged and "repair" it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from openpyxl.utils import get_column_letter
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TZ = ZoneInfo("Asia/Shanghai")
+MAX_CELL_TEXT = 32_767  # characters Excel holds in one cell
+CUT_MARK = "……(超出 Excel 单元格长度,已截断)"
 INDEX_HEADER = "序号"
 MIN_WIDTH, MAX_WIDTH = 6, 60
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -68,8 +72,8 @@ def cell_value(value: Any) -> Any:
         return value.astimezone(TZ).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, (int, float, date)):
         return value
-    text = value if isinstance(value, str) else str(value)
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
+    text = ILLEGAL_CHARACTERS_RE.sub("", value if isinstance(value, str) else str(value))
+    return text if len(text) <= MAX_CELL_TEXT else text[:MAX_CELL_TEXT - len(CUT_MARK)] + CUT_MARK
 
 
 def _shown(value: Any, number_format: str | None) -> str:

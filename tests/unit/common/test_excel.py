@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 from openpyxl import load_workbook
 
-from services.common.excel import Column, cell_value, display_width, to_xlsx
+from services.common.excel import CUT_MARK, MAX_CELL_TEXT, Column, cell_value, display_width, to_xlsx
 
 COLUMNS = [
     Column("task", "任务"),
@@ -99,3 +99,11 @@ def test_cell_value_conversions():
     assert cell_value(3) == 3 and cell_value(None) is None
     assert cell_value(["a"]) == "['a']"
     assert cell_value("a\x1bb") == "ab"
+
+
+def test_text_longer_than_a_cell_holds_is_cut_and_says_so():
+    assert cell_value("审" * MAX_CELL_TEXT) == "审" * MAX_CELL_TEXT
+    long = cell_value("审" * (MAX_CELL_TEXT + 1))
+    assert len(long) == MAX_CELL_TEXT and long.endswith(CUT_MARK) and long.startswith("审")
+    ws = load_workbook(io.BytesIO(to_xlsx("审计", [Column("after", "修改后")], [{"after": "x" * 100_000}]))).active
+    assert len(ws["B3"].value) == MAX_CELL_TEXT and ws["B3"].value.endswith(CUT_MARK)
