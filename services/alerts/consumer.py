@@ -137,7 +137,7 @@ def publish_evaluations(items: list[Evaluated], rule_sets: Iterable[RuleSet]) ->
     set, as raised or clear. Worked out from the batch's items, not counted per event."""
     rules_of = {rs.version: rs.rules for rs in rule_sets}
     subjects = Counter((i.rule_set_version, i.household_id is None) for i in items)  # (version, village?)
-    raised = Counter(d.finding.rule_id for i in items if i.decisions for d in i.decisions)
+    raised = Counter(d.finding.rule_id for i in items for d in i.decisions)
     evaluated: Counter[str] = Counter()
     for (version, village), n in subjects.items():
         scope = "village" if village else "household"

@@ -88,7 +88,8 @@ class EventConsumer:
 
     def __post_init__(self) -> None:
         self._decoder = EnvelopeDecoder(self.envelope_model)
-        self._plain_decoder = EnvelopeDecoder(Envelope)
+        # the plain envelope, to tell an event of another type from a bad payload (`_not_ours`)
+        self._plain_decoder = self._decoder if self.envelope_model is Envelope else EnvelopeDecoder(Envelope)
 
     def decode(self, record) -> Envelope | DeadLetter:
         """The envelope of one Kafka record, or the reason it is a dead letter."""

@@ -68,10 +68,15 @@ def _labelled(row: dict) -> dict:
     return out
 
 
+def _task(row: dict) -> str:
+    """A step's task as its sheets show it: reference and title (一.(一) 开展技能培训)."""
+    return f"{row['task_ref']} {row['task_title']}"
+
+
 # ---------------------------------------------------------------- inbox
 
 INBOX_COLUMNS = [
-    excel.Column(lambda r: f"{r['task_ref']} {r['task_title']}", "任务", width=48),
+    excel.Column(_task, "任务", width=48),
     excel.Column("label", "步骤"),
     excel.Column("period", "期间"),
     excel.Column("due_date", "截止时间"),
@@ -111,7 +116,7 @@ def _inbox_xlsx(pool: ConnectionPool, p: Principal, filters: dict):
 
 REVIEW_COLUMNS = [
     excel.Column("unit_name", "单位", width=24),
-    excel.Column(lambda r: f"{r['task_ref']} {r['task_title']}", "任务", width=40),
+    excel.Column(_task, "任务", width=40),
     excel.Column("label", "步骤"),
     excel.Column("period", "期间"),
     excel.Column("due_date", "截止时间"),
@@ -166,7 +171,7 @@ ESCALATION_COLUMNS = [
     excel.Column("at", "升级时间"),
     excel.Column(lambda r: escalation_level_label(r["level"]), "督办级别"),
     excel.Column("unit_name", "单位", width=24),
-    excel.Column(lambda r: f"{r['task_ref']} {r['task_title']}", "任务", width=40),
+    excel.Column(_task, "任务", width=40),
     excel.Column("step_label", "步骤"),
     excel.Column("due_date", "截止时间"),
     excel.Column(lambda r: STATUS_LABELS.get(r["status"], r["status"]), "状态"),
